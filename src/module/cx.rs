@@ -1,0 +1,172 @@
+//! `RunCx`: everything a run needs that is not the program itself.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Example, Fields};
+use crate::lm::{Lm, LmIdentity, Sampling, Usage};
+use crate::prompt::Message;
+
+/// Instructions and demos that replace a predictor's own for one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PredictorOverlay {
+    /// Replacement instructions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// Replacement demos.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demos: Option<Vec<Example>>,
+}
+
+/// An immutable overlay of instructions and demos per predictor name. Running under an
+/// overlay never mutates the program, so many overlays (optimizer candidates) can be
+/// evaluated at once.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overlay {
+    /// Per predictor name.
+    pub predictors: BTreeMap<String, PredictorOverlay>,
+}
+
+impl Overlay {
+    /// The overlay for the predictor called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&PredictorOverlay> {
+        self.predictors.get(name)
+    }
+}
+
+/// One predictor call, as captured in the run's trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TraceEntry {
+    /// The predictor's name.
+    pub predictor: String,
+    /// The inputs it was given.
+    pub inputs: Fields,
+    /// The parsed outputs; `None` when the call failed.
+    pub outputs: Option<Fields>,
+    /// The messages sent.
+    pub prompt: Vec<Message>,
+    /// The raw completion texts.
+    pub completions: Vec<String>,
+    /// Which LM answered.
+    pub lm: LmIdentity,
+    /// Tokens used.
+    pub usage: Usage,
+    /// Wall time of the LM call.
+    #[serde(with = "millis")]
+    pub latency: Duration,
+    /// Whether the reply came from a cache.
+    pub cache_hit: bool,
+    /// The error, when the call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64() * 1000.0)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs_f64(f64::deserialize(d)?.max(0.0) / 1000.0))
+    }
+}
+
+/// What a run needs besides the program: the default LM and sampling, the overlay in force,
+/// and the sinks for the trace and usage. Passed by reference into every `forward`; there are
+/// no globals.
+///
+/// Cloning shares the sinks; [`RunCx::fork`] makes a context with the same settings and
+/// fresh sinks (one per example, say).
+#[derive(Clone, Default)]
+pub struct RunCx {
+    lm: Option<Arc<dyn Lm>>,
+    sampling: Sampling,
+    overlay: Option<Arc<Overlay>>,
+    trace: Arc<Mutex<Vec<TraceEntry>>>,
+    usage: Arc<Mutex<Usage>>,
+}
+
+impl fmt::Debug for RunCx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RunCx")
+            .field("lm", &self.lm.as_ref().map(|lm| lm.identity()))
+            .field("sampling", &self.sampling)
+            .field("overlay", &self.overlay)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunCx {
+    /// A context with no LM, default sampling and no overlay.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the default LM (predictors with their own LM keep it).
+    pub fn with_lm(mut self, lm: Arc<dyn Lm>) -> Self {
+        self.lm = Some(lm);
+        self
+    }
+
+    /// Sets the default sampling (a predictor's own settings take precedence field by field).
+    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
+        self.sampling = sampling;
+        self
+    }
+
+    /// Runs under `overlay`.
+    pub fn with_overlay(mut self, overlay: Arc<Overlay>) -> Self {
+        self.overlay = Some(overlay);
+        self
+    }
+
+    /// The same settings with an empty trace and zero usage.
+    pub fn fork(&self) -> Self {
+        RunCx {
+            lm: self.lm.clone(),
+            sampling: self.sampling.clone(),
+            overlay: self.overlay.clone(),
+            trace: Arc::default(),
+            usage: Arc::default(),
+        }
+    }
+
+    /// The default LM.
+    pub fn lm(&self) -> Option<&Arc<dyn Lm>> {
+        self.lm.as_ref()
+    }
+
+    /// The default sampling.
+    pub fn sampling(&self) -> &Sampling {
+        &self.sampling
+    }
+
+    /// The overlay in force.
+    pub fn overlay(&self) -> Option<&Overlay> {
+        self.overlay.as_deref()
+    }
+
+    /// Records one predictor call.
+    pub fn record(&self, entry: TraceEntry) {
+        self.usage.lock().unwrap_or_else(PoisonError::into_inner).add(&entry.usage);
+        self.trace.lock().unwrap_or_else(PoisonError::into_inner).push(entry);
+    }
+
+    /// Every call recorded so far, in completion order.
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        self.trace.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Total usage recorded so far.
+    pub fn usage(&self) -> Usage {
+        *self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}

@@ -1,0 +1,60 @@
+//! `RunError`: why running a module failed.
+
+use crate::adapter::ParseError;
+use crate::lm::{LmError, Usage};
+
+/// A module run that failed. Each variant names the predictor, so a multi-step program's
+/// error says where it broke.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Neither the predictor nor the run context has an LM.
+    #[error("predictor `{predictor}` has no LM: set a default LM on the run context or one on the predictor")]
+    NoLm {
+        /// The predictor.
+        predictor: String,
+    },
+    /// A required input is absent.
+    #[error("predictor `{predictor}` needs input `{field}`, which is missing (present: {present})")]
+    MissingInput {
+        /// The predictor.
+        predictor: String,
+        /// The missing input.
+        field: String,
+        /// The keys that were given, comma-separated.
+        present: String,
+    },
+    /// The LM request failed.
+    #[error("predictor `{predictor}`: {source}")]
+    Lm {
+        /// The predictor.
+        predictor: String,
+        /// What the LM layer said.
+        #[source]
+        source: LmError,
+    },
+    /// The LM replied, but the reply does not hold the outputs. The usage of the call is kept:
+    /// a failed parse still costs money.
+    #[error("predictor `{predictor}`: {source}")]
+    Parse {
+        /// The predictor.
+        predictor: String,
+        /// What was wrong, with the raw reply.
+        #[source]
+        source: ParseError,
+        /// Tokens the failed call used.
+        usage: Usage,
+    },
+}
+
+impl RunError {
+    /// The predictor the error comes from.
+    pub fn predictor(&self) -> &str {
+        match self {
+            RunError::NoLm { predictor }
+            | RunError::MissingInput { predictor, .. }
+            | RunError::Lm { predictor, .. }
+            | RunError::Parse { predictor, .. } => predictor,
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! Signatures: what an LM call takes and returns.
+//!
+//! A [`Signature`] is a runtime value: instructions plus ordered input and output
+//! [`Field`]s. It is built from DSPy's string syntax with [`Signature::parse`], by hand
+//! with the builder methods, or by `#[derive(Signature)]` on a Rust struct.
+
+mod field_type;
+mod parse;
+
+pub use field_type::{type_first, FieldType, LiteralValue};
+pub use parse::SignatureError;
+
+use serde::{Deserialize, Serialize};
+
+/// One input or output of a signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Field {
+    /// The field's name, a Python-style identifier (`question`, `page_numbers`).
+    pub name: String,
+    /// The field's type.
+    #[serde(rename = "type")]
+    pub ty: FieldType,
+    /// What the field means, shown to the LM. Empty when not given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// DSPy's human-readable prefix (`Question:`), used by instruction proposers.
+    pub prefix: String,
+}
+
+impl Field {
+    /// A field with the given name and type, no description and DSPy's inferred prefix.
+    pub fn new(name: impl Into<String>, ty: FieldType) -> Self {
+        let name = name.into();
+        let prefix = infer_prefix(&name);
+        Field { name, ty, description: String::new(), prefix }
+    }
+
+    /// Sets the description.
+    pub fn with_description(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// Sets the prefix.
+    pub fn with_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+}
+
+/// Whether a field is read by the LM or produced by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldRole {
+    /// Given to the LM.
+    Input,
+    /// Produced by the LM.
+    Output,
+}
+
+/// The name of the output that [`Signature::with_reasoning`] prepends.
+pub const REASONING_FIELD: &str = "reasoning";
+
+/// What an LM call takes and returns: instructions plus ordered input and output fields.
+///
+/// ```
+/// use lmc::{FieldType, Signature};
+///
+/// let sig = Signature::parse("question: str, tags: list[str] -> answer: int, ok: bool")?;
+/// assert_eq!(sig.instructions(), "Given the fields `question`, `tags`, produce the fields `answer`, `ok`.");
+/// assert_eq!(sig.output("answer").unwrap().ty, FieldType::Int);
+///
+/// let cot = sig.with_reasoning();
+/// assert_eq!(cot.output_names().collect::<Vec<_>>(), ["reasoning", "answer", "ok"]);
+/// # Ok::<(), lmc::SignatureError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Signature {
+    instructions: String,
+    inputs: Vec<Field>,
+    outputs: Vec<Field>,
+}
+
+impl Signature {
+    /// Parses DSPy's string syntax, `"inputs -> outputs"`, with DSPy's default instructions.
+    ///
+    /// Fields are `name` or `name: type`; untyped fields are `str`. Types: `str`, `int`,
+    /// `float`, `bool`, `list[T]`, `dict[str, T]`, `Literal['a', 'b']`, `Optional[T]`,
+    /// `T | None`, `Any`. Errors point at the column.
+    pub fn parse(text: &str) -> Result<Self, SignatureError> {
+        let (inputs, outputs) = parse::parse_signature(text)?;
+        Ok(Signature::from_fields(inputs, outputs))
+    }
+
+    /// A signature from fields, with DSPy's default instructions.
+    ///
+    /// Field names must be unique; [`Signature::parse`] and the derive check that, and
+    /// this constructor trusts its caller (see [`Signature::validate`]).
+    pub fn from_fields(inputs: Vec<Field>, outputs: Vec<Field>) -> Self {
+        let instructions = default_instructions(&inputs, &outputs);
+        Signature { instructions, inputs, outputs }
+    }
+
+    /// Checks the invariants a hand-built signature must keep: at least one output, unique
+    /// field names, identifier-like names.
+    pub fn validate(&self) -> Result<(), SignatureError> {
+        if self.outputs.is_empty() {
+            return Err(SignatureError::invalid("a signature needs at least one output field"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for field in self.fields() {
+            if !parse::is_identifier(&field.name) {
+                return Err(SignatureError::invalid(format!(
+                    "field name `{}` is not an identifier (letters, digits, `_`)",
+                    field.name
+                )));
+            }
+            if !seen.insert(field.name.as_str()) {
+                return Err(SignatureError::invalid(format!(
+                    "field `{}` appears twice; input and output names must be distinct",
+                    field.name
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The instructions (the task description the LM sees).
+    pub fn instructions(&self) -> &str {
+        &self.instructions
+    }
+
+    /// The input fields, in order.
+    pub fn inputs(&self) -> &[Field] {
+        &self.inputs
+    }
+
+    /// The output fields, in order.
+    pub fn outputs(&self) -> &[Field] {
+        &self.outputs
+    }
+
+    /// Inputs then outputs.
+    pub fn fields(&self) -> impl Iterator<Item = &Field> {
+        self.inputs.iter().chain(&self.outputs)
+    }
+
+    /// The input field called `name`.
+    pub fn input(&self, name: &str) -> Option<&Field> {
+        self.inputs.iter().find(|f| f.name == name)
+    }
+
+    /// The output field called `name`.
+    pub fn output(&self, name: &str) -> Option<&Field> {
+        self.outputs.iter().find(|f| f.name == name)
+    }
+
+    /// The field called `name` and whether it is an input or an output.
+    pub fn field(&self, name: &str) -> Option<(FieldRole, &Field)> {
+        self.input(name)
+            .map(|f| (FieldRole::Input, f))
+            .or_else(|| self.output(name).map(|f| (FieldRole::Output, f)))
+    }
+
+    /// Input names, in order.
+    pub fn input_names(&self) -> impl Iterator<Item = &str> {
+        self.inputs.iter().map(|f| f.name.as_str())
+    }
+
+    /// Output names, in order.
+    pub fn output_names(&self) -> impl Iterator<Item = &str> {
+        self.outputs.iter().map(|f| f.name.as_str())
+    }
+
+    /// Replaces the instructions.
+    pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.instructions = instructions.into();
+        self
+    }
+
+    /// Sets the description of the field called `name`.
+    pub fn with_description(
+        mut self,
+        name: &str,
+        description: impl Into<String>,
+    ) -> Result<Self, SignatureError> {
+        self.field_mut(name)?.description = description.into();
+        Ok(self)
+    }
+
+    /// Sets the prefix of the field called `name`.
+    pub fn with_prefix(mut self, name: &str, prefix: impl Into<String>) -> Result<Self, SignatureError> {
+        self.field_mut(name)?.prefix = prefix.into();
+        Ok(self)
+    }
+
+    fn field_mut(&mut self, name: &str) -> Result<&mut Field, SignatureError> {
+        let known = self.fields().map(|f| f.name.clone()).collect::<Vec<_>>();
+        self.inputs
+            .iter_mut()
+            .chain(self.outputs.iter_mut())
+            .find(|f| f.name == name)
+            .ok_or_else(|| {
+                SignatureError::invalid(format!(
+                    "no field named `{name}`; the signature has {}",
+                    known.join(", ")
+                ))
+            })
+    }
+
+    /// Inserts `field` as the first output. The instructions are kept as they are, as in
+    /// DSPy's `Signature.prepend`. Replaces an existing output of the same name.
+    pub fn prepend_output(mut self, field: Field) -> Self {
+        self.outputs.retain(|f| f.name != field.name);
+        self.outputs.insert(0, field);
+        self
+    }
+
+    /// Appends `field` to the inputs. Instructions are kept.
+    pub fn append_input(mut self, field: Field) -> Self {
+        self.inputs.retain(|f| f.name != field.name);
+        self.inputs.push(field);
+        self
+    }
+
+    /// Appends `field` to the outputs. Instructions are kept.
+    pub fn append_output(mut self, field: Field) -> Self {
+        self.outputs.retain(|f| f.name != field.name);
+        self.outputs.push(field);
+        self
+    }
+
+    /// Prepends DSPy's `reasoning` output (what `ChainOfThought` does). A no-op when the
+    /// first output is already `reasoning`.
+    pub fn with_reasoning(self) -> Self {
+        if self.outputs.first().is_some_and(|f| f.name == REASONING_FIELD) {
+            return self;
+        }
+        self.prepend_output(reasoning_field())
+    }
+
+    /// The input and output names in DSPy's string form, `"question, tags -> answer"`.
+    pub fn field_summary(&self) -> String {
+        let inputs: Vec<&str> = self.input_names().collect();
+        let outputs: Vec<&str> = self.output_names().collect();
+        format!("{} -> {}", inputs.join(", "), outputs.join(", "))
+    }
+}
+
+/// The `reasoning` output that chain-of-thought prepends, with DSPy's prefix.
+pub fn reasoning_field() -> Field {
+    Field::new(REASONING_FIELD, FieldType::Str)
+        .with_prefix("Reasoning: Let's think step by step in order to")
+}
+
+/// DSPy's default instructions: ``Given the fields `a`, `b`, produce the fields `c`.``
+pub fn default_instructions(inputs: &[Field], outputs: &[Field]) -> String {
+    let quote = |fields: &[Field]| {
+        fields.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
+    };
+    format!("Given the fields {}, produce the fields {}.", quote(inputs), quote(outputs))
+}
+
+/// DSPy's prefix for a field name: `snake_case`/`camelCase` words, title-cased, plus `:`.
+///
+/// `"question"` → `"Question:"`, `"page_numbers"` → `"Page Numbers:"`,
+/// `"HTMLParser"` → `"HTML Parser:"`, `"text2number"` → `"Text 2 Number:"`.
+pub fn infer_prefix(name: &str) -> String {
+    let words = split_words(name);
+    let titled: Vec<String> = words
+        .iter()
+        .map(|w| {
+            if w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()) {
+                w.clone()
+            } else {
+                let mut cs = w.chars();
+                match cs.next() {
+                    Some(first) => first.to_uppercase().chain(cs.flat_map(char::to_lowercase)).collect(),
+                    None => String::new(),
+                }
+            }
+        })
+        .collect();
+    format!("{}:", titled.join(" "))
+}
+
+/// Splits an identifier into words at underscores, lower→upper case changes, the start of a
+/// capitalised word after an acronym, and letter/digit boundaries.
+fn split_words(name: &str) -> Vec<String> {
+    let chars: Vec<char> = name.chars().collect();
+    let mut words = Vec::new();
+    let mut current = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if c == '_' {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        if let Some(&prev) = i.checked_sub(1).and_then(|j| chars.get(j)) {
+            let next = chars.get(i + 1).copied();
+            let boundary = (c.is_uppercase() && (prev.is_lowercase() || prev.is_ascii_digit()))
+                || (c.is_uppercase() && prev.is_uppercase() && next.is_some_and(char::is_lowercase))
+                || (c.is_ascii_digit() && prev.is_alphabetic())
+                || (c.is_alphabetic() && prev.is_ascii_digit());
+            if boundary && !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+        }
+        current.push(c);
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
+}
+
+impl std::str::FromStr for Signature {
+    type Err = SignatureError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Signature::parse(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_follow_dspy() {
+        assert_eq!(infer_prefix("question"), "Question:");
+        assert_eq!(infer_prefix("page_numbers"), "Page Numbers:");
+        assert_eq!(infer_prefix("camelCaseText"), "Camel Case Text:");
+        assert_eq!(infer_prefix("HTMLParser"), "HTML Parser:");
+        assert_eq!(infer_prefix("text2number"), "Text 2 Number:");
+        assert_eq!(infer_prefix("a"), "A:");
+    }
+
+    #[test]
+    fn reasoning_is_prepended_once_and_keeps_instructions() {
+        let sig = Signature::parse("question -> answer").unwrap();
+        let cot = sig.clone().with_reasoning().with_reasoning();
+        assert_eq!(cot.instructions(), sig.instructions());
+        assert_eq!(cot.output_names().collect::<Vec<_>>(), ["reasoning", "answer"]);
+    }
+
+    #[test]
+    fn unknown_field_description_names_the_fields() {
+        let err = Signature::parse("a -> b").unwrap().with_description("c", "x").unwrap_err();
+        assert!(err.to_string().contains("no field named `c`"), "{err}");
+    }
+}
