@@ -1,0 +1,37 @@
+use std::path::PathBuf;
+
+use lmc::{Example, Fields, Signature};
+use serde_json::Value;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A JSON object literal as `Fields`.
+pub fn fields(value: Value) -> Fields {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("expected an object, got {other}"),
+    }
+}
+
+/// A signature built the way the parity generator builds DSPy's.
+pub fn parity_signature(case: &Value) -> Signature {
+    let mut sig = Signature::parse(case["signature"].as_str().unwrap()).unwrap();
+    if let Some(instructions) = case["instructions"].as_str() {
+        sig = sig.with_instructions(instructions);
+    }
+    for (name, desc) in case["field_descriptions"].as_object().unwrap() {
+        sig = sig.with_description(name, desc.as_str().unwrap()).unwrap();
+    }
+    if case["module"] == "ChainOfThought" {
+        sig = sig.with_reasoning();
+    }
+    sig
+}
+
+/// The demos of a parity case.
+pub fn parity_demos(case: &Value) -> Vec<Example> {
+    case["demos"].as_array().unwrap().iter().map(|d| Example::from_json(d.clone()).unwrap()).collect()
+}
