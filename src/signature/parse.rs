@@ -36,7 +36,7 @@ impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (self.column, &self.text) {
             (Some(col), Some(text)) => {
-                write!(f, "{} at column {col}\n  {text}\n  {}^", self.message, " ".repeat(col - 1))
+                write!(f, "column {col}: {}\n  {text}\n  {}^", self.message, " ".repeat(col - 1))
             }
             _ => f.write_str(&self.message),
         }

@@ -1,1 +1,36 @@
-fn main() {}
+//! The `lmc` command-line tool.
+//!
+//! Thin glue: parse flags, call the library, print, and map errors to DESIGN.md's exit
+//! codes (0 success, 1 a gate check failed, 2 usage, configuration, data or provider error).
+
+mod cli;
+mod inspect;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command, InspectCommand};
+
+/// Exit code for usage, configuration, data and provider errors.
+const EXIT_ERROR: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect { command } => match command {
+            InspectCommand::Prompt(args) => inspect::prompt(&args),
+            InspectCommand::Parse(args) => inspect::parse(&args),
+            InspectCommand::Program(args) => inspect::program(&args),
+        },
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            output::print_error(&err);
+            ExitCode::from(EXIT_ERROR)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Command-line flags (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// lmc: a declarative compiler and optimizer for language-model programs (DSPy-style).
+///
+/// Declare typed signatures, compose them into programs, and let lmc render DSPy-compatible
+/// prompts, run them, and (in later releases) compile, evaluate and gate them.
+#[derive(Debug, Parser)]
+#[command(name = "lmc", version, propagate_version = true, max_term_width = 100)]
+#[command(after_help = "Exit codes: 0 success; 1 a gate check failed; 2 usage, configuration, data or provider error.")]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Show what lmc sends and how it reads replies, without calling a model.
+    Inspect {
+        #[command(subcommand)]
+        command: InspectCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum InspectCommand {
+    /// Print the chat messages a predictor sends, as a JSON array of {"role", "content"}.
+    #[command(after_help = "Examples:\n  \
+        lmc inspect prompt --signature 'question -> answer: int' --input '{\"question\": \"2+2?\"}'\n  \
+        lmc inspect prompt --program programs/triage.toml --step classify \\\n      \
+        --input '{\"product\": \"app\", \"issue\": \"login fails\"}' --adapter json")]
+    Prompt(PromptArgs),
+    /// Parse a completion with a signature's adapter and print the fields as JSON.
+    #[command(after_help = "Exit code 2 and the parse error on stderr when the reply does not parse.\n\n\
+        Example:\n  printf '[[ ## answer ## ]]\\n4\\n' | lmc inspect parse --signature 'question -> answer: int' --completion -")]
+    Parse(ParseArgs),
+    /// Summarize a program file: its inputs, steps, predictors and outputs.
+    Program(ProgramArgs),
+}
+
+/// Which module wraps the signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ModuleArg {
+    /// A plain prediction.
+    Predict,
+    /// Reason step by step first (adds a `reasoning` output).
+    #[value(name = "chain_of_thought", alias = "cot")]
+    ChainOfThought,
+}
+
+/// Which adapter renders and parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AdapterArg {
+    /// DSPy's `[[ ## field ## ]]` format.
+    Chat,
+    /// A JSON object reply.
+    Json,
+}
+
+/// Where the signature comes from: a string, or a step of a program file.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false, id = "source")]
+pub(crate) struct SignatureSource {
+    /// A DSPy string signature, e.g. "question: str, tags: list[str] -> answer: int".
+    #[arg(long, value_name = "SIG", group = "source")]
+    pub(crate) signature: Option<String>,
+
+    /// A program file (programs/*.toml); pick the step with --step.
+    #[arg(long, value_name = "FILE", group = "source", requires = "step")]
+    pub(crate) program: Option<PathBuf>,
+}
+
+/// Options shared by `inspect prompt` and `inspect parse`.
+#[derive(Debug, Args)]
+pub(crate) struct PredictorArgs {
+    #[command(flatten)]
+    pub(crate) source: SignatureSource,
+
+    /// The step of --program to use.
+    #[arg(long, value_name = "NAME", requires = "program")]
+    pub(crate) step: Option<String>,
+
+    /// The module (default: predict, or the step's module with --program).
+    #[arg(long, value_enum)]
+    pub(crate) module: Option<ModuleArg>,
+
+    /// The adapter (default: chat, or the program's).
+    #[arg(long, value_enum)]
+    pub(crate) adapter: Option<AdapterArg>,
+
+    /// Replace the instructions.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) instructions: Option<String>,
+
+    /// Describe a field; repeat for several.
+    #[arg(long = "desc", value_name = "FIELD=TEXT")]
+    pub(crate) descriptions: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PromptArgs {
+    #[command(flatten)]
+    pub(crate) predictor: PredictorArgs,
+
+    /// The inputs: a JSON object, or @FILE to read one from a file.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) input: String,
+
+    /// Few-shot demos: a JSON array of objects (or a .jsonl file, one object per line).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) demos: Option<PathBuf>,
+
+    /// Print {"messages", "response_format"} instead of the bare message array.
+    #[arg(long)]
+    pub(crate) response_format: bool,
+
+    /// `json` (default) for the exact messages; `text` to read them with real line breaks.
+    #[arg(long, value_enum, default_value_t = PromptFormat::Json)]
+    pub(crate) format: PromptFormat,
+}
+
+/// How `inspect prompt` prints the messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum PromptFormat {
+    /// A JSON array of {"role", "content"}: exact, machine-readable.
+    Json,
+    /// Each message under a `--- role ---` line, for reading.
+    Text,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ParseArgs {
+    #[command(flatten)]
+    pub(crate) predictor: PredictorArgs,
+
+    /// The completion to parse: a file, or - for standard input.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) completion: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ProgramArgs {
+    /// The program file.
+    #[arg(value_name = "FILE")]
+    pub(crate) program: PathBuf,
+}

@@ -1,0 +1,196 @@
+//! `lmc inspect prompt|parse|program`.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use lmc::{AdapterKind, ChainOfThought, Example, Fields, ModuleKind, Predict, Program, Signature};
+use serde_json::{json, Value};
+
+use crate::cli::{AdapterArg, ModuleArg, ParseArgs, PredictorArgs, ProgramArgs, PromptArgs, PromptFormat};
+use crate::output::{print_json, print_line};
+
+/// Builds the predictor the flags describe.
+fn build_predictor(args: &PredictorArgs) -> anyhow::Result<Predict> {
+    let (mut signature, mut kind, mut adapter) = match (&args.source.signature, &args.source.program) {
+        (Some(sig), _) => (Signature::parse(sig).context("invalid --signature")?, ModuleKind::Predict, AdapterKind::Chat),
+        (None, Some(path)) => {
+            let program = Program::load(path)?;
+            let step_name = args.step.as_deref().ok_or_else(|| anyhow!("--program needs --step NAME"))?;
+            let step = program.step(step_name).ok_or_else(|| {
+                let names: Vec<&str> = program.steps().iter().map(|s| s.name()).collect();
+                anyhow!("{}: no step named `{step_name}`; steps: {}", path.display(), names.join(", "))
+            })?;
+            let adapter = step.module().predictors().first().map_or(AdapterKind::Chat, |p| p.adapter());
+            (step.signature().clone(), step.kind(), adapter)
+        }
+        (None, None) => bail!("give --signature or --program"),
+    };
+    if let Some(module) = args.module {
+        kind = match module {
+            ModuleArg::Predict => ModuleKind::Predict,
+            ModuleArg::ChainOfThought => ModuleKind::ChainOfThought,
+        };
+    }
+    if let Some(a) = args.adapter {
+        adapter = match a {
+            AdapterArg::Chat => AdapterKind::Chat,
+            AdapterArg::Json => AdapterKind::Json,
+        };
+    }
+    if let Some(instructions) = &args.instructions {
+        signature = signature.with_instructions(instructions.clone());
+    }
+    let name = args.step.clone().unwrap_or_else(|| "predict".to_string());
+    let mut predict = match kind {
+        ModuleKind::Predict => Predict::new(name, signature),
+        ModuleKind::ChainOfThought => ChainOfThought::new(name, signature).into_predict(),
+    };
+    // Descriptions apply last, so `reasoning` can be described too.
+    if !args.descriptions.is_empty() {
+        let mut sig = predict.signature().clone();
+        for desc in &args.descriptions {
+            let (field, text) =
+                desc.split_once('=').ok_or_else(|| anyhow!("--desc `{desc}` must look like FIELD=TEXT"))?;
+            sig = sig.with_description(field.trim(), text).context("invalid --desc")?;
+        }
+        predict = Predict::new(predict.name().to_string(), sig);
+    }
+    Ok(predict.with_adapter(adapter))
+}
+
+fn read_json_object(text: &str, what: &str) -> anyhow::Result<Fields> {
+    let value: Value = serde_json::from_str(text).with_context(|| format!("{what} is not valid JSON"))?;
+    match value {
+        Value::Object(map) => Ok(map),
+        other => bail!("{what} must be a JSON object like {{\"question\": \"...\"}}, found {}", kind_of(&other)),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn read_inputs(arg: &str) -> anyhow::Result<Fields> {
+    match arg.strip_prefix('@') {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --input file {path}"))?;
+            read_json_object(&text, &format!("--input file {path}"))
+        }
+        None => read_json_object(arg, "--input"),
+    }
+}
+
+/// Demos from a JSON array of objects, or a JSONL file of objects.
+fn read_demos(path: &Path) -> anyhow::Result<Vec<Example>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read demos file {}", path.display()))?;
+    let is_jsonl = path.extension().is_some_and(|e| e == "jsonl");
+    let objects: Vec<(String, Value)> = if is_jsonl {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, line)| {
+                let v = serde_json::from_str(line)
+                    .with_context(|| format!("{}: line {} is not valid JSON", path.display(), i + 1))?;
+                Ok((format!("line {}", i + 1), v))
+            })
+            .collect::<anyhow::Result<_>>()?
+    } else {
+        let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
+        match v {
+            Value::Array(items) => items.into_iter().enumerate().map(|(i, v)| (format!("demo {i}"), v)).collect(),
+            other => bail!("{} must hold a JSON array of demo objects, found {}", path.display(), kind_of(&other)),
+        }
+    };
+    objects
+        .into_iter()
+        .map(|(place, v)| match v {
+            Value::Object(map) => Ok(Example::from_fields(map)),
+            other => bail!("{}: {place} must be a JSON object, found {}", path.display(), kind_of(&other)),
+        })
+        .collect()
+}
+
+/// `lmc inspect prompt`.
+pub(crate) fn prompt(args: &PromptArgs) -> anyhow::Result<ExitCode> {
+    let predict = build_predictor(&args.predictor)?;
+    let inputs = read_inputs(&args.input)?;
+    let unknown: Vec<&str> =
+        inputs.keys().map(String::as_str).filter(|k| predict.signature().input(k).is_none()).collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = predict.signature().input_names().collect();
+        bail!("--input has keys that are not inputs of the signature: {} (inputs: {})", unknown.join(", "), known.join(", "));
+    }
+    let predict = match &args.demos {
+        Some(path) => predict.with_demos(read_demos(path)?),
+        None => predict,
+    };
+    let prompt = predict.render(None, &inputs);
+    let messages: Vec<Value> =
+        prompt.messages.iter().map(|m| json!({"role": m.role.as_str(), "content": m.content})).collect();
+    if args.format == PromptFormat::Text {
+        let mut text = String::new();
+        for m in &prompt.messages {
+            text.push_str(&format!("--- {} ---\n{}\n", m.role.as_str(), m.content));
+        }
+        if let (true, Some(format)) = (args.response_format, &prompt.response_format) {
+            text.push_str(&format!("--- response_format ---\n{}\n", serde_json::to_string_pretty(format)?));
+        }
+        print_line(text.trim_end())?;
+    } else if args.response_format {
+        print_json(&json!({"messages": messages, "response_format": prompt.response_format}))?;
+    } else {
+        print_json(&Value::Array(messages))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lmc inspect parse`.
+pub(crate) fn parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
+    let predict = build_predictor(&args.predictor)?;
+    let completion = if args.completion.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("cannot read the completion from standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(&args.completion)
+            .with_context(|| format!("cannot read completion file {}", args.completion.display()))?
+    };
+    let fields = predict.adapter().adapter().parse(predict.signature(), &completion)?;
+    print_json(&Value::Object(fields))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lmc inspect program`.
+pub(crate) fn program(args: &ProgramArgs) -> anyhow::Result<ExitCode> {
+    let program = Program::load(&args.program)?;
+    let mut lines = vec![format!("program {}", program.name())];
+    if !program.description().is_empty() {
+        lines.push(format!("  {}", program.description()));
+    }
+    lines.push(format!("inputs: {}", program.inputs().join(", ")));
+    lines.push("steps:".to_string());
+    for step in program.steps() {
+        for p in step.module().predictors() {
+            lines.push(format!(
+                "  {:<16} {:<17} {} [{} adapter, {} demos]",
+                p.name(),
+                step.kind().as_str(),
+                p.signature().field_summary(),
+                p.adapter(),
+                p.demos().len()
+            ));
+        }
+    }
+    lines.push(format!("outputs: {}", program.outputs().join(", ")));
+    print_line(&lines.join("\n"))?;
+    Ok(ExitCode::SUCCESS)
+}

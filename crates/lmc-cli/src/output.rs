@@ -1,0 +1,26 @@
+//! Printing results and errors.
+
+use std::io::{self, Write};
+
+/// Writes `text` and a newline to stdout.
+pub(crate) fn print_line(text: &str) -> anyhow::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Writes `value` to stdout as pretty JSON.
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    print_line(&serde_json::to_string_pretty(value)?)
+}
+
+/// Prints an error and its causes to stderr as `error: outer: inner`.
+pub(crate) fn print_error(err: &anyhow::Error) {
+    let _ = writeln!(io::stderr().lock(), "error: {err:#}");
+}
+
+/// Whether the error is a closed stdout (`lmc ... | head`), which is not a failure.
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
