@@ -94,3 +94,8 @@ pub use module::{ChainOfThought, Module, Overlay, Predict, PredictorOverlay, Run
 pub use program::{ModuleKind, Program, ProgramError, ProgramSpec, StepSpec};
 pub use prompt::{Message, Prompt, ResponseFormat, Role};
 pub use signature::{Field, FieldRole, FieldType, LiteralValue, Signature, SignatureError};
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

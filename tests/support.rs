@@ -4,12 +4,12 @@ use lmc::{Example, Fields, Signature};
 use serde_json::Value;
 
 /// The repository root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A JSON object literal as `Fields`.
-pub fn fields(value: Value) -> Fields {
+pub(crate) fn fields(value: Value) -> Fields {
     match value {
         Value::Object(map) => map,
         other => panic!("expected an object, got {other}"),
@@ -17,7 +17,7 @@ pub fn fields(value: Value) -> Fields {
 }
 
 /// A signature built the way the parity generator builds DSPy's.
-pub fn parity_signature(case: &Value) -> Signature {
+pub(crate) fn parity_signature(case: &Value) -> Signature {
     let mut sig = Signature::parse(case["signature"].as_str().unwrap()).unwrap();
     if let Some(instructions) = case["instructions"].as_str() {
         sig = sig.with_instructions(instructions);
@@ -32,6 +32,6 @@ pub fn parity_signature(case: &Value) -> Signature {
 }
 
 /// The demos of a parity case.
-pub fn parity_demos(case: &Value) -> Vec<Example> {
+pub(crate) fn parity_demos(case: &Value) -> Vec<Example> {
     case["demos"].as_array().unwrap().iter().map(|d| Example::from_json(d.clone()).unwrap()).collect()
 }

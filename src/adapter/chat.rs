@@ -31,13 +31,15 @@ use crate::signature::{FieldRole, Signature};
 pub struct ChatAdapter;
 
 impl Layout for ChatAdapter {
-    fn system_message(&self, sig: &Signature) -> String {
-        format!(
-            "{}\n{}\n{}",
-            render::field_description_section(sig),
-            field_structure(sig),
-            render::task_description(sig.instructions())
-        )
+    fn system_message<'s>(&self, sig: &'s Signature) -> &'s str {
+        sig.rendered().chat_system.get_or_init(|| {
+            format!(
+                "{}\n{}\n{}",
+                render::field_description_section(sig),
+                field_structure(sig),
+                render::task_description(sig.instructions())
+            )
+        })
     }
 
     fn output_requirements(&self, sig: &Signature) -> String {
@@ -54,15 +56,14 @@ impl Layout for ChatAdapter {
 
     fn assistant_message(&self, sig: &Signature, outputs: &Fields, missing: &str) -> String {
         let missing = Value::String(missing.to_string());
-        let sections: Vec<String> = sig
-            .outputs()
-            .iter()
-            .map(|f| {
-                let value = outputs.get(&f.name).unwrap_or(&missing);
-                format!("[[ ## {} ## ]]\n{}", f.name, render::format_field_value(f, value))
-            })
-            .collect();
-        let mut out = join_blocks(&sections);
+        let mut out = String::with_capacity(128);
+        for (i, f) in sig.outputs().iter().enumerate() {
+            if i > 0 {
+                out.push_str("\n\n");
+            }
+            render::write_section(&mut out, f, outputs.get(&f.name).unwrap_or(&missing));
+        }
+        render::strip_in_place(&mut out);
         out.push_str("\n\n[[ ## completed ## ]]\n");
         out
     }

@@ -31,13 +31,15 @@ const SCHEMA_NAME: &str = "DSPyProgramOutputs";
 pub struct JsonAdapter;
 
 impl Layout for JsonAdapter {
-    fn system_message(&self, sig: &Signature) -> String {
-        format!(
-            "{}\n{}\n{}",
-            render::field_description_section(sig),
-            field_structure(sig),
-            render::task_description(sig.instructions())
-        )
+    fn system_message<'s>(&self, sig: &'s Signature) -> &'s str {
+        sig.rendered().json_system.get_or_init(|| {
+            format!(
+                "{}\n{}\n{}",
+                render::field_description_section(sig),
+                field_structure(sig),
+                render::task_description(sig.instructions())
+            )
+        })
     }
 
     fn output_requirements(&self, sig: &Signature) -> String {
@@ -201,7 +203,8 @@ impl Adapter for JsonAdapter {
     }
 
     fn format(&self, sig: &Signature, demos: &[Example], inputs: &Fields) -> Prompt {
-        Prompt { messages: assemble(self, sig, demos, inputs), response_format: Some(response_format(sig)) }
+        let format = sig.rendered().json_response_format.get_or_init(|| response_format(sig)).clone();
+        Prompt { messages: assemble(self, sig, demos, inputs), response_format: Some(format) }
     }
 
     fn parse(&self, sig: &Signature, completion: &str) -> Result<Fields, ParseError> {

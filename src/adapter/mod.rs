@@ -91,7 +91,8 @@ impl FromStr for AdapterKind {
 
 /// The parts in which the two adapters differ; the message sequence is shared.
 trait Layout {
-    fn system_message(&self, sig: &Signature) -> String;
+    /// The system message, rendered once per signature and cached in it.
+    fn system_message<'s>(&self, sig: &'s Signature) -> &'s str;
     fn output_requirements(&self, sig: &Signature) -> String;
     fn assistant_message(&self, sig: &Signature, outputs: &Fields, missing: &str) -> String;
 }

@@ -38,12 +38,8 @@ pub(super) fn join_blocks<S: AsRef<str>>(parts: &[S]) -> String {
         }
         out.push_str(part.as_ref());
     }
-    let stripped = py_strip(&out);
-    if stripped.len() == out.len() {
-        out
-    } else {
-        stripped.to_string()
-    }
+    strip_in_place(&mut out);
+    out
 }
 
 /// `1. \`name\` (type): description` for each field, one per line.
@@ -133,20 +129,55 @@ fn format_blob(blob: &str) -> String {
 
 /// `[[ ## name ## ]]\nvalue` for each input present in `values`, DSPy's
 /// `format_user_message_content`: `prefix`, the fields, then `requirements`, joined by blank
-/// lines and stripped.
+/// lines and stripped. Written into one buffer; the result equals DSPy's
+/// `"\n\n".join([prefix, *fields, requirements, ""]).strip()`.
 pub(super) fn user_message(sig: &Signature, values: &Fields, prefix: &str, requirements: Option<&str>) -> String {
-    let mut parts: Vec<String> = Vec::with_capacity(sig.inputs().len() + 3);
-    parts.push(prefix.to_string());
+    let mut out = String::with_capacity(256);
+    let separate = |out: &mut String| {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+    };
+    if !prefix.is_empty() {
+        out.push_str(prefix);
+    }
     for field in sig.inputs() {
         if let Some(value) = values.get(&field.name) {
-            parts.push(format!("[[ ## {} ## ]]\n{}", field.name, format_field_value(field, value)));
+            separate(&mut out);
+            write_section(&mut out, field, value);
         }
     }
     if let Some(req) = requirements {
-        parts.push(req.to_string());
+        separate(&mut out);
+        out.push_str(req);
     }
-    parts.push(String::new());
-    join_blocks(&parts)
+    strip_in_place(&mut out);
+    out
+}
+
+/// `[[ ## name ## ]]\n` followed by the formatted value.
+pub(super) fn write_section(out: &mut String, field: &Field, value: &Value) {
+    out.push_str("[[ ## ");
+    out.push_str(&field.name);
+    out.push_str(" ## ]]\n");
+    match value {
+        Value::String(s) => out.push_str(s),
+        other => out.push_str(&format_field_value(field, other)),
+    }
+}
+
+/// Python's `str.strip()` applied to an owned string without reallocating when possible.
+pub(super) fn strip_in_place(s: &mut String) {
+    let end = py_strip_end_len(s);
+    s.truncate(end);
+    let start = s.len() - s.trim_start_matches(super::pyfmt::is_py_space).len();
+    if start > 0 {
+        s.drain(..start);
+    }
+}
+
+fn py_strip_end_len(s: &str) -> usize {
+    s.trim_end_matches(super::pyfmt::is_py_space).len()
 }
 
 /// ` (must be formatted as a valid Python list[str])` for non-`str` outputs.

@@ -4,10 +4,12 @@
 //! [`Field`]s. It is built from DSPy's string syntax with [`Signature::parse`], by hand
 //! with the builder methods, or by `#[derive(Signature)]` on a Rust struct.
 
+mod cache;
 mod field_type;
 mod parse;
 
 pub use field_type::{type_first, FieldType, LiteralValue};
+pub(crate) use cache::RenderCache;
 pub use parse::SignatureError;
 
 use serde::{Deserialize, Serialize};
@@ -79,6 +81,8 @@ pub struct Signature {
     instructions: String,
     inputs: Vec<Field>,
     outputs: Vec<Field>,
+    #[serde(skip)]
+    rendered: RenderCache,
 }
 
 impl Signature {
@@ -98,7 +102,7 @@ impl Signature {
     /// this constructor trusts its caller (see [`Signature::validate`]).
     pub fn from_fields(inputs: Vec<Field>, outputs: Vec<Field>) -> Self {
         let instructions = default_instructions(&inputs, &outputs);
-        Signature { instructions, inputs, outputs }
+        Signature { instructions, inputs, outputs, rendered: RenderCache::default() }
     }
 
     /// Checks the invariants a hand-built signature must keep: at least one output, unique
@@ -174,6 +178,7 @@ impl Signature {
 
     /// Replaces the instructions.
     pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.rendered = RenderCache::default();
         self.instructions = instructions.into();
         self
     }
@@ -195,6 +200,7 @@ impl Signature {
     }
 
     fn field_mut(&mut self, name: &str) -> Result<&mut Field, SignatureError> {
+        self.rendered = RenderCache::default();
         let known = self.fields().map(|f| f.name.clone()).collect::<Vec<_>>();
         self.inputs
             .iter_mut()
@@ -211,6 +217,7 @@ impl Signature {
     /// Inserts `field` as the first output. The instructions are kept as they are, as in
     /// DSPy's `Signature.prepend`. Replaces an existing output of the same name.
     pub fn prepend_output(mut self, field: Field) -> Self {
+        self.rendered = RenderCache::default();
         self.outputs.retain(|f| f.name != field.name);
         self.outputs.insert(0, field);
         self
@@ -218,6 +225,7 @@ impl Signature {
 
     /// Appends `field` to the inputs. Instructions are kept.
     pub fn append_input(mut self, field: Field) -> Self {
+        self.rendered = RenderCache::default();
         self.inputs.retain(|f| f.name != field.name);
         self.inputs.push(field);
         self
@@ -225,6 +233,7 @@ impl Signature {
 
     /// Appends `field` to the outputs. Instructions are kept.
     pub fn append_output(mut self, field: Field) -> Self {
+        self.rendered = RenderCache::default();
         self.outputs.retain(|f| f.name != field.name);
         self.outputs.push(field);
         self
@@ -237,6 +246,11 @@ impl Signature {
             return self;
         }
         self.prepend_output(reasoning_field())
+    }
+
+    /// The render cache (system messages, response format); see [`RenderCache`].
+    pub(crate) fn rendered(&self) -> &RenderCache {
+        &self.rendered
     }
 
     /// The input and output names in DSPy's string form, `"question, tags -> answer"`.
