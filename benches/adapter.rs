@@ -3,7 +3,9 @@
 //! Run: `cargo bench --bench adapter`. The same workload in DSPy 3.4.1 is timed by
 //! `benches/dspy_adapter_baseline.py`; see benches/README.md for figures.
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
+#![allow(missing_docs)] // criterion_group! generates undocumented items.
+
+use criterion::{black_box, criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use lmc::{Adapter, ChatAdapter, Example, Fields, JsonAdapter, Signature};
 use serde_json::json;
 
@@ -46,6 +48,19 @@ fn bench_adapter(c: &mut Criterion, name: &str, adapter: &dyn Adapter, reply: &s
             })
         });
     }
+    // The first call for a signature also renders its system message (then cached in the
+    // signature): a fresh, uncached signature per iteration.
+    group.bench_function("format+parse-cold/0", |b| {
+        b.iter_batched(
+            signature,
+            |sig| {
+                let prompt = adapter.format(&sig, &[], black_box(&inputs));
+                let parsed = adapter.parse(&sig, black_box(reply)).expect("parses");
+                black_box((prompt, parsed))
+            },
+            BatchSize::SmallInput,
+        )
+    });
     group.bench_function("parse", |b| b.iter(|| adapter.parse(&sig, black_box(reply)).expect("parses")));
     group.finish();
 }

@@ -244,16 +244,16 @@ impl Program {
     /// Loads and validates a program file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ProgramError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ProgramError::new(None, None, format!("cannot read the program file: {e}")).in_file(path)
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ProgramError::new(None, None, format!("cannot read the program file: {e}")).in_file(path))?;
         Self::from_toml_str(&text).map_err(|e| e.in_file(path))
     }
 
     /// Parses and validates a program from TOML text.
     pub fn from_toml_str(text: &str) -> Result<Self, ProgramError> {
-        let spec: ProgramSpec = toml::from_str(text)
-            .map_err(|e| ProgramError::new(None, None, format!("invalid program file: {}", e.to_string().trim_end())))?;
+        let spec: ProgramSpec = toml::from_str(text).map_err(|e| {
+            ProgramError::new(None, None, format!("invalid program file: {}", e.to_string().trim_end()))
+        })?;
         Self::from_spec(spec)
     }
 
@@ -268,15 +268,22 @@ impl Program {
         let mut producer: HashMap<String, String> = HashMap::new();
         for s in &spec.steps {
             if seen_steps.insert(&s.name, steps.len()).is_some() {
-                return Err(ProgramError::new(Some(&s.name), None, "two steps have this name; step names must be unique"));
+                return Err(ProgramError::new(
+                    Some(&s.name),
+                    None,
+                    "two steps have this name; step names must be unique",
+                ));
             }
             if !is_name(&s.name) {
-                return Err(ProgramError::new(Some(&s.name), None, "step names are identifiers (letters, digits, `_`)"));
+                return Err(ProgramError::new(
+                    Some(&s.name),
+                    None,
+                    "step names are identifiers (letters, digits, `_`)",
+                ));
             }
             let kind: ModuleKind = s.module.parse().map_err(|e: String| ProgramError::new(Some(&s.name), None, e))?;
-            let mut signature = Signature::parse(&s.signature).map_err(|e| {
-                ProgramError::new(Some(&s.name), None, format!("invalid signature: {e}"))
-            })?;
+            let mut signature = Signature::parse(&s.signature)
+                .map_err(|e| ProgramError::new(Some(&s.name), None, format!("invalid signature: {e}")))?;
             if let Some(instructions) = &s.instructions {
                 signature = signature.with_instructions(instructions.clone());
             }
@@ -289,9 +296,9 @@ impl Program {
                         format!("[step.desc] names a field the signature does not have; it has {}", known.join(", ")),
                     ));
                 }
-                signature = signature.with_description(field, desc.clone()).map_err(|e| {
-                    ProgramError::new(Some(&s.name), Some(field), e.to_string())
-                })?;
+                signature = signature
+                    .with_description(field, desc.clone())
+                    .map_err(|e| ProgramError::new(Some(&s.name), Some(field), e.to_string()))?;
             }
             for out in signature.output_names() {
                 if let Some(other) = producer.insert(out.to_string(), s.name.clone()) {

@@ -17,7 +17,9 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
 
 #[test]
 fn predict_sends_the_adapter_prompt_and_parses_typed_outputs() {
-    let lm = Arc::new(ScriptedLm::new().with_default("[[ ## answer ## ]]\n42\n\n[[ ## ok ## ]]\nTrue\n\n[[ ## completed ## ]]"));
+    let lm = Arc::new(
+        ScriptedLm::new().with_default("[[ ## answer ## ]]\n42\n\n[[ ## ok ## ]]\nTrue\n\n[[ ## completed ## ]]"),
+    );
     let predict = Predict::new("solve", sig("question -> answer: int, ok: bool"));
     let cx = RunCx::new().with_lm(lm.clone());
     let inputs = Example::new().with("question", "6*7?");
@@ -56,10 +58,13 @@ fn chain_of_thought_returns_reasoning_first() {
 #[test]
 fn sampling_merges_predictor_over_run_defaults() {
     let lm = Arc::new(ScriptedLm::new().with_default("[[ ## a ## ]]\nx"));
-    let predict = Predict::new("p", sig("q -> a")).with_sampling(Sampling { temperature: Some(0.7), ..Sampling::default() });
-    let cx = RunCx::new()
-        .with_lm(lm.clone())
-        .with_sampling(Sampling { temperature: Some(0.0), max_tokens: Some(256), ..Sampling::default() });
+    let predict =
+        Predict::new("p", sig("q -> a")).with_sampling(Sampling { temperature: Some(0.7), ..Sampling::default() });
+    let cx = RunCx::new().with_lm(lm.clone()).with_sampling(Sampling {
+        temperature: Some(0.0),
+        max_tokens: Some(256),
+        ..Sampling::default()
+    });
     block_on(predict.forward(&cx, &Example::new().with("q", "?"))).unwrap();
     let sent = &lm.requests()[0].sampling;
     assert_eq!(sent.temperature, Some(0.7));
@@ -71,7 +76,7 @@ fn sampling_merges_predictor_over_run_defaults() {
 fn a_predictor_lm_overrides_the_run_default() {
     let default_lm = Arc::new(ScriptedLm::new().with_default("[[ ## a ## ]]\ndefault"));
     let own_lm = Arc::new(ScriptedLm::new().with_model("strong").with_default("[[ ## a ## ]]\nown"));
-    let predict = Predict::new("p", sig("q -> a")).with_lm(own_lm.clone());
+    let predict = Predict::new("p", sig("q -> a")).with_lm(own_lm);
     let cx = RunCx::new().with_lm(default_lm.clone());
     let out = block_on(predict.forward(&cx, &Example::new().with("q", "?"))).unwrap();
     assert_eq!(out.get_as::<String>("a").unwrap(), "own");
@@ -134,7 +139,8 @@ fn missing_inputs_and_missing_lms_are_named() {
     let predict = Predict::new("p", sig("q, context -> a"));
     let err = block_on(predict.forward(&RunCx::new(), &Example::new().with("q", "?"))).unwrap_err();
     assert!(matches!(&err, RunError::MissingInput { field, .. } if field == "context"), "{err}");
-    let err = block_on(predict.forward(&RunCx::new(), &Example::new().with("q", "?").with("context", "c"))).unwrap_err();
+    let err =
+        block_on(predict.forward(&RunCx::new(), &Example::new().with("q", "?").with("context", "c"))).unwrap_err();
     assert!(matches!(err, RunError::NoLm { .. }), "{err}");
     assert!(err.to_string().contains("predictor `p` has no LM"));
 }
@@ -142,8 +148,9 @@ fn missing_inputs_and_missing_lms_are_named() {
 #[test]
 fn lm_errors_name_the_predictor() {
     let lm = Arc::new(ScriptedLm::new().with_default(lmc::lm::ScriptedReply::Error(LmError::Config("no key".into()))));
-    let err = block_on(Predict::new("p", sig("q -> a")).forward(&RunCx::new().with_lm(lm), &Example::new().with("q", "?")))
-        .unwrap_err();
+    let err =
+        block_on(Predict::new("p", sig("q -> a")).forward(&RunCx::new().with_lm(lm), &Example::new().with("q", "?")))
+            .unwrap_err();
     assert_eq!(err.predictor(), "p");
     assert!(err.to_string().contains("no key"));
 }
@@ -230,7 +237,11 @@ fn a_two_predictor_rust_program_runs_and_names_its_predictors() {
     // Installing compiled demos goes through the named predictors.
     for p in program.predictors_mut() {
         if p.name() == "check" {
-            p.set_demos(vec![Example::new().with("question", "1+1?").with("draft", "2").with("verdict", "correct").with("confidence", 1.0)]);
+            p.set_demos(vec![Example::new()
+                .with("question", "1+1?")
+                .with("draft", "2")
+                .with("verdict", "correct")
+                .with("confidence", 1.0)]);
         }
     }
     assert_eq!(program.check.demos().len(), 1);

@@ -24,16 +24,20 @@ fn chat_reply(sections: &[(&str, &str)]) -> String {
 }
 
 /// Parses `text` as the chat section of `answer: ty`.
-fn chat_value(ty: &str, text: &str) -> Result<Value, ParseError> {
+fn chat_value(ty: &str, text: &str) -> Result<Value, Box<ParseError>> {
     let sig = sig(&format!("question -> answer: {ty}"));
-    ChatAdapter.parse(&sig, &chat_reply(&[("answer", text)])).map(|mut f| f.remove("answer").unwrap())
+    ChatAdapter.parse(&sig, &chat_reply(&[("answer", text)])).map(|mut f| f.remove("answer").unwrap()).map_err(Box::new)
 }
 
 /// Parses `{"answer": value}` with the JSON adapter for `answer: ty`.
-fn json_value(ty: &str, value: Value) -> Result<Value, ParseError> {
+fn json_value(ty: &str, value: Value) -> Result<Value, Box<ParseError>> {
     let sig = sig(&format!("question -> answer: {ty}"));
-    let reply = json!({ "answer": value }).to_string();
-    JsonAdapter.parse(&sig, &reply).map(|mut f| f.remove("answer").unwrap())
+    let mut reply = Map::new();
+    reply.insert("answer".into(), value);
+    JsonAdapter
+        .parse(&sig, &Value::Object(reply).to_string())
+        .map(|mut f| f.remove("answer").unwrap())
+        .map_err(Box::new)
 }
 
 fn chat_ok(ty: &str, text: &str) -> Value {
@@ -46,7 +50,7 @@ fn json_ok(ty: &str, value: Value) -> Value {
 }
 
 /// Asserts that the value is refused as invalid (not missing) for `answer`, and returns the error.
-fn assert_invalid(result: Result<Value, ParseError>, what: &str) -> ParseError {
+fn assert_invalid(result: Result<Value, Box<ParseError>>, what: &str) -> Box<ParseError> {
     match result {
         Ok(v) => panic!("{what} should be refused, parsed to {v}"),
         Err(e) => {
@@ -57,11 +61,11 @@ fn assert_invalid(result: Result<Value, ParseError>, what: &str) -> ParseError {
     }
 }
 
-fn chat_bad(ty: &str, text: &str) -> ParseError {
+fn chat_bad(ty: &str, text: &str) -> Box<ParseError> {
     assert_invalid(chat_value(ty, text), &format!("chat {ty}: {text:?}"))
 }
 
-fn json_bad(ty: &str, value: Value) -> ParseError {
+fn json_bad(ty: &str, value: Value) -> Box<ParseError> {
     let what = format!("json {ty}: {value}");
     assert_invalid(json_value(ty, value), &what)
 }
@@ -142,7 +146,8 @@ fn int_outputs_coerce_from_json_values() {
 
 #[test]
 fn float_outputs_are_json_floats() {
-    for (text, want) in [("3.25", 3.25), ("42", 42.0), ("-0.5", -0.5), ("1e-05", 1e-5), ("1e+16", 1e16), ("'2.5'", 2.5)] {
+    for (text, want) in [("3.25", 3.25), ("42", 42.0), ("-0.5", -0.5), ("1e-05", 1e-5), ("1e+16", 1e16), ("'2.5'", 2.5)]
+    {
         let got = chat_ok("float", text);
         assert!(got.is_f64(), "{text:?} should be a float, got {got}");
         assert_eq!(got.as_f64(), Some(want), "{text:?}");
@@ -249,7 +254,9 @@ fn list_of_float_outputs_are_floats() {
 
 #[test]
 fn dict_outputs_read_json_and_python_dicts_in_order() {
-    for text in ["{\"b\": 1, \"a\": 2}", "{'b': 1, 'a': 2}", "```json\n{\"b\": 1, \"a\": 2}\n```", "{'b': '1', 'a': 2.0,}"] {
+    for text in
+        ["{\"b\": 1, \"a\": 2}", "{'b': 1, 'a': 2}", "```json\n{\"b\": 1, \"a\": 2}\n```", "{'b': '1', 'a': 2.0,}"]
+    {
         let got = chat_ok("dict[str, int]", text);
         assert_eq!(got, json!({"b": 1, "a": 2}), "{text:?}");
         assert_eq!(got.as_object().unwrap().keys().collect::<Vec<_>>(), ["b", "a"], "{text:?}");
@@ -363,6 +370,25 @@ fn any_outputs_read_json_when_they_can_and_text_otherwise() {
     assert_eq!(json_ok("Any", json!([1, {"b": null}])), json!([1, {"b": null}]));
     // A JSON string stays a string.
     assert_eq!(json_ok("Any", json!("42")), json!("42"));
+}
+
+#[test]
+fn container_strings_read_json_and_python_escapes() {
+    let want = json!(["it's", "say \"hi\"", "a\nb\tc", "Crème 🍮", "back\\slash"]);
+    let exact = r#"["it's", "say \"hi\"", "a\nb\tc", "Cr\u00e8me \ud83c\udf6e", "back\\slash"]"#;
+    assert_eq!(chat_ok("list[str]", exact), want);
+    let python = r#"['it\'s', 'say "hi"', 'a\nb\tc', 'Crème 🍮', 'back\\slash',]"#;
+    assert_eq!(chat_ok("list[str]", python), want);
+}
+
+#[test]
+#[ignore = "BUG: the relaxed JSON reader decodes each `\\uXXXX` alone, so a surrogate pair becomes two U+FFFD; Relaxed::string should combine a high and a low surrogate"]
+fn relaxed_json_decodes_surrogate_pairs() {
+    // A trailing comma or single quotes send the value through the relaxed reader.
+    assert_eq!(chat_ok("list[str]", r#"["\ud83c\udf6e",]"#), json!(["🍮"]));
+    assert_eq!(chat_ok("list[str]", r"['Cr\u00e8me \ud83c\udf6e']"), json!(["Crème 🍮"]));
+    let parsed = JsonAdapter.parse(&sig("q -> answer"), r"{'answer': '\ud83c\udf6e'}").unwrap();
+    assert_eq!(parsed["answer"], json!("🍮"));
 }
 
 #[test]
@@ -548,7 +574,12 @@ fn chat_value_on_the_header_line_belongs_to_the_field() {
 #[test]
 fn chat_headers_must_start_a_line_and_be_exact() {
     let s = sig("q -> answer");
-    for reply in ["see [[ ## answer ## ]]\nParis", "[[ ##answer## ]]\nParis", "[[ ## answer ##]]\nParis", "[[ # answer # ]]\nParis"] {
+    for reply in [
+        "see [[ ## answer ## ]]\nParis",
+        "[[ ##answer## ]]\nParis",
+        "[[ ## answer ##]]\nParis",
+        "[[ # answer # ]]\nParis",
+    ] {
         let e = ChatAdapter.parse(&s, reply).unwrap_err();
         assert_eq!(e.missing_fields(), ["answer"], "{reply:?}");
     }
@@ -730,7 +761,8 @@ fn json_floats_parse_to_the_nearest_f64() {
     // Shortest reprs (Python's and Rust's) of floats that serde_json's default parser misreads by one or two ULPs.
     let s = sig("q -> x: float, xs: list[float]");
     for x in [3.018219079929645e-210_f64, -1.26537965802762e-288, 1.0269585484917793e-16, -2.0649130050644066e-227] {
-        let chat = ChatAdapter.parse(&s, &chat_reply(&[("x", &format!("{x:e}")), ("xs", &format!("[{x:e}]"))])).unwrap();
+        let chat =
+            ChatAdapter.parse(&s, &chat_reply(&[("x", &format!("{x:e}")), ("xs", &format!("[{x:e}]"))])).unwrap();
         assert_eq!(chat["x"].as_f64(), Some(x), "chat scalar");
         assert_eq!(chat["xs"][0].as_f64(), Some(x), "chat list item");
         let js = JsonAdapter.parse(&s, &format!("{{\"x\": {x:e}, \"xs\": [{x:e}]}}")).unwrap();
@@ -761,12 +793,65 @@ const MANY_TYPES: &str = "q -> s: str, i: int, f: float, b: bool, ls: list[str],
      nested: list[dict[str, list[int]]]";
 
 const REPLY_FRAGMENTS: &[&str] = &[
-    "[[ ## s ## ]]", "[[ ## i ## ]]", "[[ ## f ## ]]", "[[ ## b ## ]]", "[[ ## ls ## ]]", "[[ ## li ## ]]",
-    "[[ ## d ## ]]", "[[ ## l ## ]]", "[[ ## ln ## ]]", "[[ ## oi ## ]]", "[[ ## a ## ]]", "[[ ## nested ## ]]",
-    "[[ ## completed ## ]]", "[[ ## q ## ]]", "[[ ## ", " ## ]]", "\n", "\r\n", "\n\n", " ", "{", "}", "[", "]",
-    "\"", "'", "\\", "\\u", "\\u00e9", ",", ":", "True", "False", "None", "null", "true", "42", "-1.5e3", "1e400",
-    "0", "a", "b", "Literal[", "str[", "```json\n", "```", "\"s\": ", "\"i\": ", "\"ls\": ", "\"d\": ", "é", "日本",
-    "🍮", "\u{2028}", "\u{85}", "\t", "NaN", "-", ".",
+    "[[ ## s ## ]]",
+    "[[ ## i ## ]]",
+    "[[ ## f ## ]]",
+    "[[ ## b ## ]]",
+    "[[ ## ls ## ]]",
+    "[[ ## li ## ]]",
+    "[[ ## d ## ]]",
+    "[[ ## l ## ]]",
+    "[[ ## ln ## ]]",
+    "[[ ## oi ## ]]",
+    "[[ ## a ## ]]",
+    "[[ ## nested ## ]]",
+    "[[ ## completed ## ]]",
+    "[[ ## q ## ]]",
+    "[[ ## ",
+    " ## ]]",
+    "\n",
+    "\r\n",
+    "\n\n",
+    " ",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\"",
+    "'",
+    "\\",
+    "\\u",
+    "\\u00e9",
+    ",",
+    ":",
+    "True",
+    "False",
+    "None",
+    "null",
+    "true",
+    "42",
+    "-1.5e3",
+    "1e400",
+    "0",
+    "a",
+    "b",
+    "Literal[",
+    "str[",
+    "```json\n",
+    "```",
+    "\"s\": ",
+    "\"i\": ",
+    "\"ls\": ",
+    "\"d\": ",
+    "é",
+    "日本",
+    "🍮",
+    "\u{2028}",
+    "\u{85}",
+    "\t",
+    "NaN",
+    "-",
+    ".",
 ];
 
 /// Parsing is total and its result is consistent: on success every output is present in
@@ -821,19 +906,19 @@ fn plain_text() -> impl Strategy<Value = String> {
     "[a-zA-Z0-9éü]([a-zA-Z0-9éü ,.!?'\"]{0,20}[a-zA-Z0-9.!?'\"])?"
 }
 
-/// A chat reply holding one field `n` rendered as `value`.
+/// A chat reply holding one field `name` rendered as `value`.
 fn chat_one(name: &str, value: &str) -> String {
     format!("[[ ## {name} ## ]]\n{value}\n\n[[ ## completed ## ]]")
 }
 
 /// Formats one demo holding `outputs` with `adapter` and parses the demo's assistant turn.
-fn demo_round_trip(adapter: &dyn Adapter, sig: &Signature, outputs: &Fields) -> Result<Fields, ParseError> {
+fn demo_round_trip(adapter: &dyn Adapter, sig: &Signature, outputs: &Fields) -> Result<Fields, Box<ParseError>> {
     let mut demo = Example::from_fields(outputs.clone());
     demo.insert("q", "a demo question");
     let prompt = adapter.format(sig, &[demo], &fields(json!({"q": "the question"})));
     let reply = &prompt.messages[2];
     assert_eq!(reply.role, Role::Assistant);
-    adapter.parse(sig, &reply.content)
+    adapter.parse(sig, &reply.content).map_err(Box::new)
 }
 
 /// Whether `a` and `b` are the same float or a few representable steps apart.

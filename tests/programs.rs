@@ -40,7 +40,9 @@ fn triage_runs_its_steps_in_order() {
                 "[[ ## ticket ## ]]",
                 "[[ ## product ## ]]\nInvoices page\n\n[[ ## issue ## ]]\nCharged twice\n\n[[ ## completed ## ]]",
             )
-            .with_default("[[ ## reasoning ## ]]\nA double charge.\n\n[[ ## category ## ]]\nbilling\n\n[[ ## completed ## ]]"),
+            .with_default(
+                "[[ ## reasoning ## ]]\nA double charge.\n\n[[ ## category ## ]]\nbilling\n\n[[ ## completed ## ]]",
+            ),
     );
     let cx = RunCx::new().with_lm(lm.clone());
     let ticket = Example::new().with("ticket", "I was charged twice this month.").with("gold", "billing");

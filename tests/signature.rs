@@ -149,10 +149,7 @@ fn union_of_one_type_is_that_type() {
 
 #[test]
 fn nested_types_parse() {
-    assert_eq!(
-        ty("list[dict[str, list[int]]]"),
-        FieldType::list(FieldType::dict(FieldType::list(FieldType::Int)))
-    );
+    assert_eq!(ty("list[dict[str, list[int]]]"), FieldType::list(FieldType::dict(FieldType::list(FieldType::Int))));
     assert_eq!(ty("list[Optional[int]]"), FieldType::list(FieldType::optional(FieldType::Int)));
     assert_eq!(ty("list[int | None]"), FieldType::list(FieldType::optional(FieldType::Int)));
     assert_eq!(ty("dict[str, None | float]"), FieldType::dict(FieldType::optional(FieldType::Float)));
@@ -375,9 +372,7 @@ fn append_input_and_output_go_last_and_keep_instructions() {
 #[test]
 fn append_replaces_and_moves_a_field_of_the_same_name() {
     let sig = Signature::parse("x, y -> a, b").unwrap();
-    let out = sig
-        .append_input(Field::new("x", FieldType::Int))
-        .append_output(Field::new("a", FieldType::Bool));
+    let out = sig.append_input(Field::new("x", FieldType::Int)).append_output(Field::new("a", FieldType::Bool));
     assert_eq!(out.input_names().collect::<Vec<_>>(), ["y", "x"]);
     assert_eq!(out.output_names().collect::<Vec<_>>(), ["b", "a"]);
     assert_eq!(out.input("x").unwrap().ty, FieldType::Int);
@@ -401,7 +396,7 @@ fn with_reasoning_prepends_dspys_reasoning_field() {
 #[test]
 fn with_reasoning_is_idempotent_and_keeps_custom_instructions() {
     let sig = Signature::parse("question -> answer").unwrap().with_instructions("Be terse.");
-    let once = sig.clone().with_reasoning();
+    let once = sig.with_reasoning();
     let twice = once.clone().with_reasoning();
     assert_eq!(once, twice);
     assert_eq!(twice.instructions(), "Be terse.");
@@ -685,9 +680,9 @@ fn literal_labels_keep_their_kind_through_serde() {
 // ---------------------------------------------------------------------------------------------
 
 const FRAGMENTS: &[&str] = &[
-    "a", "b", "question", "answer", "_x", "x1", "1", "-3", "é", "日本", ":", ",", "->", "-", ">", "[", "]", "|",
-    "'", "\"", "\\", ".", " ", "  ", "\n", "\t", "str", "int", "float", "bool", "Any", "None", "NoneType",
-    "True", "False", "Literal", "Optional", "Union", "list", "List", "dict", "Dict", "typing", "tuple", "set",
+    "a", "b", "question", "answer", "_x", "x1", "1", "-3", "é", "日本", ":", ",", "->", "-", ">", "[", "]", "|", "'",
+    "\"", "\\", ".", " ", "  ", "\n", "\t", "str", "int", "float", "bool", "Any", "None", "NoneType", "True", "False",
+    "Literal", "Optional", "Union", "list", "List", "dict", "Dict", "typing", "tuple", "set",
 ];
 
 /// `Signature::parse` is total: errors carry a column inside the text (or just past it) and
@@ -779,7 +774,7 @@ proptest! {
         let sig = Signature::parse(&text);
         prop_assert!(sig.is_ok(), "{:?} does not parse: {:?}", text, sig);
         let sig = sig.unwrap();
-        prop_assert_eq!(&sig.input("x").map(|f| f.ty.clone()), &Some(ty.clone()));
+        prop_assert_eq!(&sig.input("x").map(|f| f.ty.clone()), &Some(ty));
         let back: Signature = serde_json::from_str(&serde_json::to_string(&sig).unwrap()).unwrap();
         prop_assert_eq!(back, sig);
     }

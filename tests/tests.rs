@@ -5,15 +5,15 @@
 /// Shared helpers: fixtures, scripted LMs.
 mod support;
 
-/// Prompt rendering and parsing, byte for byte against DSPy 3.4.1's renderings.
-mod parity;
-/// Rendered prompts as insta snapshots.
-mod snapshots;
-/// Reply parsing: every field type, malformed replies, and a never-panics property.
-mod parse;
-/// The string-signature parser: types, errors with columns, a never-panics property.
-mod signature;
 /// Predict, ChainOfThought and a two-predictor Rust program against a scripted LM.
 mod modules;
+/// Prompt rendering and parsing, byte for byte against DSPy 3.4.1's renderings.
+mod parity;
+/// Reply parsing: every field type, malformed replies, and a never-panics property.
+mod parse;
 /// Program files: loading, validation errors, running.
 mod programs;
+/// The string-signature parser: types, errors with columns, a never-panics property.
+mod signature;
+/// Rendered prompts as insta snapshots.
+mod snapshots;

@@ -43,11 +43,8 @@ impl Layout for ChatAdapter {
     }
 
     fn output_requirements(&self, sig: &Signature) -> String {
-        let fields: Vec<String> = sig
-            .outputs()
-            .iter()
-            .map(|f| format!("`[[ ## {} ## ]]`{}", f.name, render::python_type_hint(f)))
-            .collect();
+        let fields: Vec<String> =
+            sig.outputs().iter().map(|f| format!("`[[ ## {} ## ]]`{}", f.name, render::python_type_hint(f))).collect();
         format!(
             "Respond with the corresponding output fields, starting with the field {}, and then ending with the marker for `[[ ## completed ## ]]`.",
             fields.join(", then ")
@@ -72,10 +69,8 @@ impl Layout for ChatAdapter {
 /// The `[[ ## field ## ]]` skeleton of the system message.
 fn field_structure(sig: &Signature) -> String {
     let section = |fields: &[crate::signature::Field], role| {
-        let blocks: Vec<String> = fields
-            .iter()
-            .map(|f| format!("[[ ## {} ## ]]\n{}", f.name, render::field_placeholder(f, role)))
-            .collect();
+        let blocks: Vec<String> =
+            fields.iter().map(|f| format!("[[ ## {} ## ]]\n{}", f.name, render::field_placeholder(f, role))).collect();
         join_blocks(&blocks)
     };
     join_blocks(&[

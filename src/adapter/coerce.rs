@@ -90,7 +90,9 @@ pub(super) fn coerce_json(value: Value, ty: &FieldType) -> Coerced {
             Value::Object(map) => map
                 .into_iter()
                 .map(|(k, v)| {
-                    coerce_json(v, value_ty).map(|v| (k.clone(), v)).map_err(|e| format!("{} (key {k:?}: {e})", expected(ty)))
+                    coerce_json(v, value_ty)
+                        .map(|v| (k.clone(), v))
+                        .map_err(|e| format!("{} (key {k:?}: {e})", expected(ty)))
                 })
                 .collect::<Result<Map<_, _>, _>>()
                 .map(Value::Object),

@@ -57,6 +57,12 @@ impl fmt::Display for ParseProblem {
 /// that did parse.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseError {
+    // Boxed: errors are rare, and a small `Err` keeps every `Result` cheap to move.
+    inner: Box<Inner>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     adapter: AdapterKind,
     problems: Vec<ParseProblem>,
     raw: String,
@@ -65,22 +71,23 @@ pub struct ParseError {
 
 impl ParseError {
     pub(crate) fn new(adapter: AdapterKind, problems: Vec<ParseProblem>, raw: &str, parsed: Fields) -> Self {
-        ParseError { adapter, problems, raw: raw.to_string(), parsed }
+        ParseError { inner: Box::new(Inner { adapter, problems, raw: raw.to_string(), parsed }) }
     }
 
     /// The adapter that parsed.
     pub fn adapter(&self) -> AdapterKind {
-        self.adapter
+        self.inner.adapter
     }
 
     /// Everything that is wrong, in field order.
     pub fn problems(&self) -> &[ParseProblem] {
-        &self.problems
+        &self.inner.problems
     }
 
     /// The names of the missing fields.
     pub fn missing_fields(&self) -> Vec<&str> {
-        self.problems
+        self.inner
+            .problems
             .iter()
             .filter_map(|p| match p {
                 ParseProblem::Missing { field } => Some(field.as_str()),
@@ -91,7 +98,8 @@ impl ParseError {
 
     /// The names of the fields that were present but invalid.
     pub fn invalid_fields(&self) -> Vec<&str> {
-        self.problems
+        self.inner
+            .problems
             .iter()
             .filter_map(|p| match p {
                 ParseProblem::Invalid { field, .. } => Some(field.as_str()),
@@ -102,19 +110,19 @@ impl ParseError {
 
     /// The completion exactly as the LM sent it.
     pub fn raw(&self) -> &str {
-        &self.raw
+        &self.inner.raw
     }
 
     /// The fields that did parse.
     pub fn parsed(&self) -> &Fields {
-        &self.parsed
+        &self.inner.parsed
     }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "could not parse the LM reply ({} adapter): ", self.adapter)?;
-        for (i, p) in self.problems.iter().enumerate() {
+        write!(f, "could not parse the LM reply ({} adapter): ", self.inner.adapter)?;
+        for (i, p) in self.inner.problems.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }

@@ -209,7 +209,12 @@ impl Adapter for JsonAdapter {
 
     fn parse(&self, sig: &Signature, completion: &str) -> Result<Fields, ParseError> {
         let Some(mut object) = find_json_object(completion) else {
-            return Err(ParseError::new(AdapterKind::Json, vec![ParseProblem::NotJsonObject], completion, Fields::new()));
+            return Err(ParseError::new(
+                AdapterKind::Json,
+                vec![ParseProblem::NotJsonObject],
+                completion,
+                Fields::new(),
+            ));
         };
         let mut fields = Fields::new();
         let mut problems = Vec::new();

@@ -235,7 +235,10 @@ mod tests {
 
     #[test]
     fn relaxed_reads_python_literals() {
-        assert_eq!(parse_lenient("{'a': True, 'b': [1, 2,], 'c': None}"), Some(json!({"a": true, "b": [1, 2], "c": null})));
+        assert_eq!(
+            parse_lenient("{'a': True, 'b': [1, 2,], 'c': None}"),
+            Some(json!({"a": true, "b": [1, 2], "c": null}))
+        );
         assert_eq!(parse_lenient("```json\n[1]\n```"), Some(json!([1])));
         assert_eq!(parse_lenient("forty-two"), None);
     }

@@ -75,10 +75,7 @@ pub(super) fn field_placeholder(field: &Field, role: FieldRole) -> String {
             "must exactly match (no extra characters) one of: {}",
             values.iter().map(|v| v.py_str()).collect::<Vec<_>>().join("; ")
         )),
-        (ty, _) => Some(format!(
-            "must adhere to the JSON schema: {}",
-            json_dumps(&type_first(&ty.json_schema()))
-        )),
+        (ty, _) => Some(format!("must adhere to the JSON schema: {}", json_dumps(&type_first(&ty.json_schema())))),
     };
     match note {
         None => format!("{{{}}}", field.name),

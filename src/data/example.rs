@@ -87,8 +87,8 @@ impl Example {
 
     /// An example from any value that serializes to a JSON object (a typed input struct).
     pub fn from_serialize<T: Serialize>(value: &T) -> Result<Self, FieldAccessError> {
-        let json = serde_json::to_value(value)
-            .map_err(|source| FieldAccessError::Type { field: String::new(), source })?;
+        let json =
+            serde_json::to_value(value).map_err(|source| FieldAccessError::Type { field: String::new(), source })?;
         Self::from_json(json)
     }
 

@@ -69,10 +69,6 @@ impl LmRequest {
 
     /// The text of the last user message (what the request asks).
     pub fn last_user_message(&self) -> Option<&str> {
-        self.messages
-            .iter()
-            .rev()
-            .find(|m| m.role == crate::prompt::Role::User)
-            .map(|m| m.content.as_str())
+        self.messages.iter().rev().find(|m| m.role == crate::prompt::Role::User).map(|m| m.content.as_str())
     }
 }

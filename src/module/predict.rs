@@ -174,8 +174,13 @@ impl Predict {
             rollout: 0,
             response_format: prompt.response_format,
         };
-        let inputs_record: Fields =
-            self.signature.inputs().iter().filter_map(|f| inputs.get_key_value(&f.name)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let inputs_record: Fields = self
+            .signature
+            .inputs()
+            .iter()
+            .filter_map(|f| inputs.get_key_value(&f.name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         let mut entry = TraceEntry {
             predictor: self.name.clone(),
             inputs: inputs_record,

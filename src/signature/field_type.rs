@@ -124,9 +124,7 @@ impl FieldType {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        FieldType::Literal {
-            values: labels.into_iter().map(|s| LiteralValue::Str(s.into())).collect(),
-        }
+        FieldType::Literal { values: labels.into_iter().map(|s| LiteralValue::Str(s.into())).collect() }
     }
 
     /// Whether `None` is an acceptable value (DSPy fills such outputs with `None` when missing).
@@ -217,10 +215,7 @@ fn literal_schema(values: &[LiteralValue]) -> Value {
     if let [only] = values {
         schema.insert("const".into(), only.to_json());
     } else {
-        schema.insert(
-            "enum".into(),
-            Value::Array(values.iter().map(LiteralValue::to_json).collect()),
-        );
+        schema.insert("enum".into(), Value::Array(values.iter().map(LiteralValue::to_json).collect()));
     }
     let kind = |v: &LiteralValue| match v {
         LiteralValue::Str(_) => "string",
@@ -261,28 +256,17 @@ mod tests {
     fn python_names_match_dspy() {
         assert_eq!(FieldType::list(FieldType::Str).python_name(), "list[str]");
         assert_eq!(FieldType::list(FieldType::Any).python_name(), "list");
-        assert_eq!(
-            FieldType::dict(FieldType::list(FieldType::Str)).python_name(),
-            "dict[str, list[str]]"
-        );
-        assert_eq!(
-            FieldType::optional(FieldType::Int).python_name(),
-            "Union[int, NoneType]"
-        );
+        assert_eq!(FieldType::dict(FieldType::list(FieldType::Str)).python_name(), "dict[str, list[str]]");
+        assert_eq!(FieldType::optional(FieldType::Int).python_name(), "Union[int, NoneType]");
         let quoted = FieldType::literal(["it's", "say \"hi\"", "both ' \""]);
-        assert_eq!(
-            quoted.python_name(),
-            r#"Literal["it's", 'say "hi"', 'both \' "']"#
-        );
+        assert_eq!(quoted.python_name(), r#"Literal["it's", 'say "hi"', 'both \' "']"#);
     }
 
     #[test]
     fn literal_schemas_follow_pydantic() {
         let one = FieldType::literal(["a"]).json_schema();
         assert_eq!(type_first(&one).to_string(), r#"{"type":"string","const":"a"}"#);
-        let mixed = FieldType::Literal {
-            values: vec![LiteralValue::Str("a".into()), LiteralValue::Int(1)],
-        };
+        let mixed = FieldType::Literal { values: vec![LiteralValue::Str("a".into()), LiteralValue::Int(1)] };
         assert_eq!(mixed.json_schema().to_string(), r#"{"enum":["a",1]}"#);
     }
 }

@@ -8,8 +8,8 @@ mod cache;
 mod field_type;
 mod parse;
 
-pub use field_type::{type_first, FieldType, LiteralValue};
 pub(crate) use cache::RenderCache;
+pub use field_type::{type_first, FieldType, LiteralValue};
 pub use parse::SignatureError;
 
 use serde::{Deserialize, Serialize};
@@ -161,9 +161,7 @@ impl Signature {
 
     /// The field called `name` and whether it is an input or an output.
     pub fn field(&self, name: &str) -> Option<(FieldRole, &Field)> {
-        self.input(name)
-            .map(|f| (FieldRole::Input, f))
-            .or_else(|| self.output(name).map(|f| (FieldRole::Output, f)))
+        self.input(name).map(|f| (FieldRole::Input, f)).or_else(|| self.output(name).map(|f| (FieldRole::Output, f)))
     }
 
     /// Input names, in order.
@@ -184,11 +182,7 @@ impl Signature {
     }
 
     /// Sets the description of the field called `name`.
-    pub fn with_description(
-        mut self,
-        name: &str,
-        description: impl Into<String>,
-    ) -> Result<Self, SignatureError> {
+    pub fn with_description(mut self, name: &str, description: impl Into<String>) -> Result<Self, SignatureError> {
         self.field_mut(name)?.description = description.into();
         Ok(self)
     }
@@ -202,16 +196,9 @@ impl Signature {
     fn field_mut(&mut self, name: &str) -> Result<&mut Field, SignatureError> {
         self.rendered = RenderCache::default();
         let known = self.fields().map(|f| f.name.clone()).collect::<Vec<_>>();
-        self.inputs
-            .iter_mut()
-            .chain(self.outputs.iter_mut())
-            .find(|f| f.name == name)
-            .ok_or_else(|| {
-                SignatureError::invalid(format!(
-                    "no field named `{name}`; the signature has {}",
-                    known.join(", ")
-                ))
-            })
+        self.inputs.iter_mut().chain(self.outputs.iter_mut()).find(|f| f.name == name).ok_or_else(|| {
+            SignatureError::invalid(format!("no field named `{name}`; the signature has {}", known.join(", ")))
+        })
     }
 
     /// Inserts `field` as the first output. The instructions are kept as they are, as in
@@ -263,15 +250,12 @@ impl Signature {
 
 /// The `reasoning` output that chain-of-thought prepends, with DSPy's prefix.
 pub fn reasoning_field() -> Field {
-    Field::new(REASONING_FIELD, FieldType::Str)
-        .with_prefix("Reasoning: Let's think step by step in order to")
+    Field::new(REASONING_FIELD, FieldType::Str).with_prefix("Reasoning: Let's think step by step in order to")
 }
 
 /// DSPy's default instructions: ``Given the fields `a`, `b`, produce the fields `c`.``
 pub fn default_instructions(inputs: &[Field], outputs: &[Field]) -> String {
-    let quote = |fields: &[Field]| {
-        fields.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ")
-    };
+    let quote = |fields: &[Field]| fields.iter().map(|f| format!("`{}`", f.name)).collect::<Vec<_>>().join(", ");
     format!("Given the fields {}, produce the fields {}.", quote(inputs), quote(outputs))
 }
 

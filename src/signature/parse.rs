@@ -48,8 +48,7 @@ impl std::error::Error for SignatureError {}
 /// Whether `s` is a Python-style identifier (what DSPy accepts as a field name).
 pub(crate) fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
 pub(super) fn parse_signature(text: &str) -> Result<(Vec<Field>, Vec<Field>), SignatureError> {
@@ -286,7 +285,10 @@ impl Parser<'_> {
                 }
                 Ok(Some(LiteralValue::Str(s)))
             }
-            Some(c) if c.is_ascii_digit() || (c == '-' && self.chars.get(self.pos + 1).is_some_and(char::is_ascii_digit)) => {
+            Some(c)
+                if c.is_ascii_digit()
+                    || (c == '-' && self.chars.get(self.pos + 1).is_some_and(char::is_ascii_digit)) =>
+            {
                 let start = self.pos;
                 self.pos += 1;
                 while self.peek().is_some_and(|c| c.is_ascii_digit()) {
@@ -363,18 +365,16 @@ impl Parser<'_> {
                     .into_iter()
                     .map(|a| match a {
                         Arg::Value(v, _) => Ok(v),
-                        Arg::Type(_, at) | Arg::None(at) => Err(self.error_at(
-                            at,
-                            "`Literal[...]` takes quoted strings, integers or True/False",
-                        )),
+                        Arg::Type(_, at) | Arg::None(at) => {
+                            Err(self.error_at(at, "`Literal[...]` takes quoted strings, integers or True/False"))
+                        }
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 Ok(FieldType::Literal { values })
             }
-            "tuple" | "Tuple" | "set" | "Set" | "frozenset" => Err(self.error_at(
-                start,
-                format!("`{name}` is not supported; use `list[...]`"),
-            )),
+            "tuple" | "Tuple" | "set" | "Set" | "frozenset" => {
+                Err(self.error_at(start, format!("`{name}` is not supported; use `list[...]`")))
+            }
             "bytes" | "complex" => Err(self.error_at(start, format!("`{name}` is not supported; use `str`"))),
             other => Err(self.error_at(
                 start,
@@ -389,7 +389,9 @@ impl Parser<'_> {
     fn as_type(&self, arg: &Arg) -> Result<FieldType, SignatureError> {
         match arg {
             Arg::Type(t, _) => Ok(t.clone()),
-            Arg::Value(_, at) => Err(self.error_at(*at, "expected a type, found a value (values go in `Literal[...]`)")),
+            Arg::Value(_, at) => {
+                Err(self.error_at(*at, "expected a type, found a value (values go in `Literal[...]`)"))
+            }
             Arg::None(at) => Err(self.error_at(*at, "`None` alone is not a field type; use `Optional[T]`")),
         }
     }

@@ -14,7 +14,9 @@ use crate::output::{print_json, print_line};
 /// Builds the predictor the flags describe.
 fn build_predictor(args: &PredictorArgs) -> anyhow::Result<Predict> {
     let (mut signature, mut kind, mut adapter) = match (&args.source.signature, &args.source.program) {
-        (Some(sig), _) => (Signature::parse(sig).context("invalid --signature")?, ModuleKind::Predict, AdapterKind::Chat),
+        (Some(sig), _) => {
+            (Signature::parse(sig).context("invalid --signature")?, ModuleKind::Predict, AdapterKind::Chat)
+        }
         (None, Some(path)) => {
             let program = Program::load(path)?;
             let step_name = args.step.as_deref().ok_or_else(|| anyhow!("--program needs --step NAME"))?;
@@ -127,7 +129,11 @@ pub(crate) fn prompt(args: &PromptArgs) -> anyhow::Result<ExitCode> {
         inputs.keys().map(String::as_str).filter(|k| predict.signature().input(k).is_none()).collect();
     if !unknown.is_empty() {
         let known: Vec<&str> = predict.signature().input_names().collect();
-        bail!("--input has keys that are not inputs of the signature: {} (inputs: {})", unknown.join(", "), known.join(", "));
+        bail!(
+            "--input has keys that are not inputs of the signature: {} (inputs: {})",
+            unknown.join(", "),
+            known.join(", ")
+        );
     }
     let predict = match &args.demos {
         Some(path) => predict.with_demos(read_demos(path)?),

@@ -108,7 +108,10 @@ fn inspect_parse_prints_fields_or_fails_with_exit_2() {
     let parsed: Value = serde_json::from_str(&stdout(&good)).unwrap();
     assert_eq!(parsed, serde_json::json!({"answer": 42, "ok": true}));
 
-    let bad = lmc_with_stdin(&["inspect", "parse", "--signature", sig, "--completion", "-"], "[[ ## answer ## ]]\nforty-two\n");
+    let bad = lmc_with_stdin(
+        &["inspect", "parse", "--signature", sig, "--completion", "-"],
+        "[[ ## answer ## ]]\nforty-two\n",
+    );
     assert_eq!(bad.status.code(), Some(2));
     let err = stderr(&bad);
     assert!(err.contains("field `answer`: expected an integer") && err.contains("missing field `ok`"), "{err}");
@@ -140,9 +143,15 @@ fn bad_input_exits_2_with_a_message_that_says_what_to_fix() {
         (&["inspect", "prompt", "--signature", "q -> a", "--input", "[1]"], "must be a JSON object"),
         (&["inspect", "prompt", "--signature", "q -> a", "--input", "{\"x\": 1}"], "not inputs of the signature: x"),
         (&["inspect", "prompt", "--signature", "q -> a", "--input", "{"], "--input is not valid JSON"),
-        (&["inspect", "prompt", "--program", "programs/triage.toml", "--step", "nope", "--input", "{}"], "no step named `nope`; steps: extract, classify"),
+        (
+            &["inspect", "prompt", "--program", "programs/triage.toml", "--step", "nope", "--input", "{}"],
+            "no step named `nope`; steps: extract, classify",
+        ),
         (&["inspect", "prompt", "--signature", "q -> a", "--input", "{}", "--desc", "nope"], "FIELD=TEXT"),
-        (&["inspect", "prompt", "--signature", "q -> a", "--input", "{}", "--demos", "missing.json"], "cannot read demos file missing.json"),
+        (
+            &["inspect", "prompt", "--signature", "q -> a", "--input", "{}", "--demos", "missing.json"],
+            "cannot read demos file missing.json",
+        ),
         (&["inspect", "parse", "--signature", "q -> a", "--completion", "missing.txt"], "cannot read completion file"),
         (&["inspect", "program", "missing.toml"], "missing.toml: cannot read the program file"),
         (&["inspect", "prompt", "--signature", "q -> a", "--input", "{}", "--bogus"], "unexpected argument '--bogus'"),
@@ -164,7 +173,13 @@ fn inspect_program_summarizes_steps() {
 
 #[test]
 fn help_texts() {
-    for args in [&["--help"][..], &["inspect", "--help"], &["inspect", "prompt", "--help"], &["inspect", "parse", "--help"], &["inspect", "program", "--help"]] {
+    for args in [
+        &["--help"][..],
+        &["inspect", "--help"],
+        &["inspect", "prompt", "--help"],
+        &["inspect", "parse", "--help"],
+        &["inspect", "program", "--help"],
+    ] {
         let out = lmc(args);
         assert!(out.status.success());
         insta::assert_snapshot!(format!("help_{}", args[..args.len() - 1].join("_")), stdout(&out));
