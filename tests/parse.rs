@@ -382,7 +382,6 @@ fn container_strings_read_json_and_python_escapes() {
 }
 
 #[test]
-#[ignore = "BUG: the relaxed JSON reader decodes each `\\uXXXX` alone, so a surrogate pair becomes two U+FFFD; Relaxed::string should combine a high and a low surrogate"]
 fn relaxed_json_decodes_surrogate_pairs() {
     // A trailing comma or single quotes send the value through the relaxed reader.
     assert_eq!(chat_ok("list[str]", r#"["\ud83c\udf6e",]"#), json!(["🍮"]));
@@ -667,11 +666,12 @@ fn json_array_reply_is_not_a_json_object() {
 }
 
 #[test]
-#[ignore = "BUG: a JSON array reply is searched for an inner object (find_json_object's `{` scan); DSPy rejects any non-object reply"]
-fn json_array_holding_an_object_is_not_an_object_reply() {
+fn json_array_holding_objects_yields_the_first_object_as_dspy_does() {
+    // DSPy 3.4.1's JSONAdapter falls back to the first balanced `{...}` when the reply is not an
+    // object, so `[{"answer": 4}, {"answer": 5}]` parses to {"answer": 4} there too.
     let s = sig("question -> answer: int");
-    let e = JsonAdapter.parse(&s, r#"[{"answer": 4}, {"answer": 5}]"#).unwrap_err();
-    assert_eq!(e.problems(), [ParseProblem::NotJsonObject]);
+    let parsed = JsonAdapter.parse(&s, r#"[{"answer": 4}, {"answer": 5}]"#).unwrap();
+    assert_eq!(parsed, fields(json!({"answer": 4})));
 }
 
 #[test]
@@ -756,9 +756,8 @@ fn moderately_nested_values_still_parse() {
 }
 
 #[test]
-#[ignore = "BUG: JSON numbers (JSON replies, and lists/dicts/Any in chat replies) go through serde_json's default float parser, which is off by a few ULPs for some values; enable serde_json's `float_roundtrip` feature"]
 fn json_floats_parse_to_the_nearest_f64() {
-    // Shortest reprs (Python's and Rust's) of floats that serde_json's default parser misreads by one or two ULPs.
+    // Shortest reprs of floats that serde_json misreads by a ULP or two without `float_roundtrip`.
     let s = sig("q -> x: float, xs: list[float]");
     for x in [3.018219079929645e-210_f64, -1.26537965802762e-288, 1.0269585484917793e-16, -2.0649130050644066e-227] {
         let chat =
@@ -772,7 +771,6 @@ fn json_floats_parse_to_the_nearest_f64() {
 }
 
 #[test]
-#[ignore = "BUG: JsonAdapter::parse is quadratic in unmatched `{` (find_json_object rescans to the end from every `{`); 100k braces take minutes"]
 fn json_reply_of_many_open_braces_is_rejected_quickly() {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -921,11 +919,6 @@ fn demo_round_trip(adapter: &dyn Adapter, sig: &Signature, outputs: &Fields) -> 
     adapter.parse(sig, &reply.content).map_err(Box::new)
 }
 
-/// Whether `a` and `b` are the same float or a few representable steps apart.
-fn within_a_few_ulps(a: f64, b: f64) -> bool {
-    a == b || (a.is_sign_negative() == b.is_sign_negative() && a.to_bits().abs_diff(b.to_bits()) <= 8)
-}
-
 const DEMO_SIG: &str = "q -> n: int, x: float, flag: bool, tags: list[str], counts: dict[str, int], \
      level: Literal['low', 'high'], maybe: Optional[int], s: str";
 
@@ -983,10 +976,8 @@ proptest! {
             prop_assert!(value.is_f64(), "{:?} gave {}", text, value);
             prop_assert_eq!(value.as_f64(), Some(x), "{:?}", text);
         }
-        // The JSON adapter is off by a few ULPs: see `json_floats_parse_to_the_nearest_f64`.
         let parsed = JsonAdapter.parse(&s, &json!({"x": x}).to_string()).unwrap();
-        let got = parsed["x"].as_f64().unwrap_or(f64::NAN);
-        prop_assert!(within_a_few_ulps(got, x), "{} for {}", got, x);
+        prop_assert_eq!(parsed["x"].as_f64(), Some(x));
     }
 
     #[test]
@@ -1028,12 +1019,7 @@ proptest! {
             let parsed = demo_round_trip(adapter, &sig, &outputs);
             prop_assert!(parsed.is_ok(), "{}: {:?}", adapter.kind(), parsed);
             let parsed = parsed.unwrap();
-            let got = parsed["x"].as_f64().unwrap_or(f64::NAN);
-            match adapter.kind() {
-                AdapterKind::Chat => prop_assert_eq!(got, x),
-                // Off by a few ULPs: see `json_floats_parse_to_the_nearest_f64`.
-                AdapterKind::Json => prop_assert!(within_a_few_ulps(got, x), "{} for {}", got, x),
-            }
+            prop_assert_eq!(parsed["x"].as_f64(), Some(x), "{}", adapter.kind());
             let mut without_x = parsed.clone();
             without_x.remove("x");
             let mut want = outputs.clone();

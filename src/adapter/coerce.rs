@@ -42,7 +42,12 @@ pub(super) fn coerce_text(text: &str, ty: &FieldType) -> Coerced {
 
 /// Coerces a value taken from a JSON reply; strings go through [`coerce_text`].
 pub(super) fn coerce_json(value: Value, ty: &FieldType) -> Coerced {
-    if let (Value::String(s), false) = (&value, matches!(ty, FieldType::Str | FieldType::Any)) {
+    let keeps_text = match ty {
+        FieldType::Str | FieldType::Any => true,
+        FieldType::Optional { inner } => **inner == FieldType::Str,
+        _ => false,
+    };
+    if let (Value::String(s), false) = (&value, keeps_text) {
         return coerce_text(py_strip(s), ty);
     }
     match ty {
@@ -141,8 +146,9 @@ fn int_from_number(n: &Number) -> Option<Value> {
         return Some(Value::Number(n.clone()));
     }
     let f = n.as_f64()?;
-    // pydantic accepts floats with no fractional part (42.0 → 42).
-    (f.fract() == 0.0 && f.abs() < 9.0e15).then(|| Value::from(f as i64))
+    // pydantic accepts floats with no fractional part (42.0 → 42), within i64's range.
+    let in_range = f >= i64::MIN as f64 && f < i64::MAX as f64;
+    (f.fract() == 0.0 && in_range).then(|| Value::from(f as i64))
 }
 
 fn int_from_text(text: &str) -> Coerced {
@@ -161,12 +167,12 @@ fn int_from_text(text: &str) -> Coerced {
 
 fn finite_float(t: &str) -> Option<Number> {
     // Rust accepts "inf" and "NaN"; JSON has no such numbers, so refuse them.
-    let looks_numeric = t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-' | '_'))
+    let looks_numeric = t.chars().all(|c| c.is_ascii_digit() || matches!(c, '.' | 'e' | 'E' | '+' | '-'))
         && t.chars().any(|c| c.is_ascii_digit());
     if !looks_numeric {
         return None;
     }
-    t.replace('_', "").parse::<f64>().ok().and_then(Number::from_f64)
+    t.parse::<f64>().ok().and_then(Number::from_f64)
 }
 
 fn float_from_text(text: &str) -> Coerced {

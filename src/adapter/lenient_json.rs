@@ -24,35 +24,27 @@ pub(super) fn parse_lenient(text: &str) -> Option<Value> {
 }
 
 /// The JSON object in a reply: the whole reply, a fenced block, or the first balanced
-/// `{...}` in surrounding prose.
+/// `{...}` in surrounding prose that parses.
 pub(super) fn find_json_object(text: &str) -> Option<Map<String, Value>> {
     if let Some(Value::Object(map)) = parse_lenient(text) {
         return Some(map);
     }
-    let mut search = text;
-    while let Some(start) = search.find('{') {
-        let candidate = &search[start..];
-        if let Some(end) = balanced_end(candidate) {
-            if let Some(Value::Object(map)) = parse_lenient(&candidate[..end]) {
-                return Some(map);
-            }
+    for (start, end) in balanced_objects(text).into_iter().take(MAX_CANDIDATES) {
+        if let Some(Value::Object(map)) = parse_lenient(&text[start..end]) {
+            return Some(map);
         }
-        search = &search[start + 1..];
     }
     None
 }
 
-fn strip_fence(t: &str) -> Option<&str> {
-    let rest = t.strip_prefix("```")?;
-    let body_start = rest.find('\n')? + 1;
-    let body = &rest[body_start..];
-    let end = body.rfind("```")?;
-    Some(body[..end].trim())
-}
+/// At most this many `{...}` spans are tried, so a reply full of braces costs linear time.
+const MAX_CANDIDATES: usize = 64;
 
-/// The byte length of the balanced `{...}` at the start of `s`, skipping braces in strings.
-fn balanced_end(s: &str) -> Option<usize> {
-    let mut depth = 0usize;
+/// The byte spans of balanced `{...}` groups, in order of their opening brace, found in one
+/// pass with a stack (braces inside quoted strings are skipped).
+fn balanced_objects(s: &str) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let mut open: Vec<usize> = Vec::new();
     let mut in_string: Option<char> = None;
     let mut escaped = false;
     for (i, c) in s.char_indices() {
@@ -67,18 +59,29 @@ fn balanced_end(s: &str) -> Option<usize> {
             continue;
         }
         match c {
-            '"' | '\'' => in_string = Some(c),
-            '{' => depth += 1,
+            '"' => in_string = Some(c),
+            // An apostrophe in prose ("Here's") is not a string; only count single quotes
+            // inside an object.
+            '\'' if !open.is_empty() => in_string = Some(c),
+            '{' => open.push(i),
             '}' => {
-                depth = depth.checked_sub(1)?;
-                if depth == 0 {
-                    return Some(i + 1);
+                if let Some(start) = open.pop() {
+                    spans.push((start, i + 1));
                 }
             }
             _ => {}
         }
     }
-    None
+    spans.sort_unstable();
+    spans
+}
+
+fn strip_fence(t: &str) -> Option<&str> {
+    let rest = t.strip_prefix("```")?;
+    let body_start = rest.find('\n')? + 1;
+    let body = &rest[body_start..];
+    let end = body.rfind("```")?;
+    Some(body[..end].trim())
 }
 
 /// A relaxed JSON reader: single- or double-quoted strings, `True`/`False`/`None` as well as
@@ -188,18 +191,36 @@ impl<'a> Relaxed<'a> {
                         'r' => out.push('\r'),
                         'b' => out.push('\u{8}'),
                         'f' => out.push('\u{c}'),
-                        'u' => {
-                            let hex = self.text.get(self.pos..self.pos + 4)?;
-                            let code = u32::from_str_radix(hex, 16).ok()?;
-                            self.pos += 4;
-                            out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
-                        }
+                        'u' => out.push(self.unicode_escape()?),
                         other => out.push(other),
                     }
                 }
                 c => out.push(c),
             }
         }
+    }
+
+    /// The four hex digits after `\u`, combining a UTF-16 surrogate pair (`\ud83d\ude00`)
+    /// into one character; a lone surrogate becomes U+FFFD.
+    fn unicode_escape(&mut self) -> Option<char> {
+        let hex4 = |p: &mut Self| -> Option<u32> {
+            let code = u32::from_str_radix(p.text.get(p.pos..p.pos + 4)?, 16).ok()?;
+            p.pos += 4;
+            Some(code)
+        };
+        let first = hex4(self)?;
+        if (0xD800..0xDC00).contains(&first) && self.text.get(self.pos..self.pos + 2) == Some("\\u") {
+            let save = self.pos;
+            self.pos += 2;
+            match hex4(self) {
+                Some(low) if (0xDC00..0xE000).contains(&low) => {
+                    let code = 0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00);
+                    return Some(char::from_u32(code).unwrap_or('\u{fffd}'));
+                }
+                _ => self.pos = save,
+            }
+        }
+        Some(char::from_u32(first).unwrap_or('\u{fffd}'))
     }
 
     fn number(&mut self) -> Option<Value> {
@@ -247,6 +268,18 @@ mod tests {
     fn objects_are_found_in_prose() {
         let map = find_json_object("Here you go: {\"a\": \"}\"} hope it helps {").unwrap();
         assert_eq!(map["a"], "}");
+    }
+
+    #[test]
+    fn surrogate_pairs_combine() {
+        assert_eq!(parse_lenient("{'e': '\\ud83d\\ude00'}"), Some(json!({"e": "\u{1f600}"})));
+    }
+
+    #[test]
+    fn the_first_parsable_object_wins_and_arrays_are_searched() {
+        let map = find_json_object("[{\"a\": 1}, {\"a\": 2}]").unwrap();
+        assert_eq!(map["a"], 1);
+        assert_eq!(find_json_object("It's {\"a\": 3}").unwrap()["a"], 3);
     }
 
     #[test]

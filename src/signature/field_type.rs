@@ -113,9 +113,13 @@ impl FieldType {
         FieldType::Dict { value: Box::new(value) }
     }
 
-    /// `Optional[inner]`.
+    /// `Optional[inner]`. `Optional[Optional[T]]` is `Optional[T]`, as Python's `typing`
+    /// flattens it.
     pub fn optional(inner: FieldType) -> Self {
-        FieldType::Optional { inner: Box::new(inner) }
+        match inner {
+            already @ FieldType::Optional { .. } => already,
+            inner => FieldType::Optional { inner: Box::new(inner) },
+        }
     }
 
     /// `Literal[...]` of string labels.

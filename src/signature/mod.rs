@@ -262,16 +262,43 @@ pub fn default_instructions(inputs: &[Field], outputs: &[Field]) -> String {
 /// DSPy's prefix for a field name: `snake_case`/`camelCase` words, title-cased, plus `:`.
 ///
 /// `"question"` → `"Question:"`, `"page_numbers"` → `"Page Numbers:"`,
-/// `"HTMLParser"` → `"HTML Parser:"`, `"text2number"` → `"Text 2 Number:"`.
+/// `"HTMLParser"` → `"HTML Parser:"`, `"text2number"` → `"Text 2 Number:"`. The steps are
+/// DSPy's `infer_prefix` regex substitutions, applied in the same order.
 pub fn infer_prefix(name: &str) -> String {
-    let words = split_words(name);
-    let titled: Vec<String> = words
-        .iter()
-        .map(|w| {
-            if w.len() > 1 && w.chars().all(|c| c.is_ascii_uppercase()) {
-                w.clone()
+    let chars: Vec<char> = name.chars().collect();
+    // (.)([A-Z][a-z]+) → \1_\2
+    let mut s1 = Vec::with_capacity(chars.len() + 4);
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let starts_word = c != '\n'
+            && chars.get(i + 1).is_some_and(char::is_ascii_uppercase)
+            && chars.get(i + 2).is_some_and(char::is_ascii_lowercase);
+        if starts_word {
+            s1.extend([c, '_', chars[i + 1]]);
+            i += 2;
+            while i < chars.len() && chars[i].is_ascii_lowercase() {
+                s1.push(chars[i]);
+                i += 1;
+            }
+        } else {
+            s1.push(c);
+            i += 1;
+        }
+    }
+    let lower_or_digit = |c: &char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    let s2 = underscore_between(&s1, lower_or_digit, char::is_ascii_uppercase);
+    let s3 = underscore_between(&s2, char::is_ascii_alphabetic, char::is_ascii_digit);
+    let s4 = underscore_between(&s3, char::is_ascii_digit, char::is_ascii_alphabetic);
+    let text: String = s4.into_iter().collect();
+    let words: Vec<String> = text
+        .split('_')
+        .map(|word| {
+            let has_cased = word.chars().any(char::is_alphabetic);
+            if has_cased && !word.chars().any(char::is_lowercase) {
+                word.to_string()
             } else {
-                let mut cs = w.chars();
+                let mut cs = word.chars();
                 match cs.next() {
                     Some(first) => first.to_uppercase().chain(cs.flat_map(char::to_lowercase)).collect(),
                     None => String::new(),
@@ -279,38 +306,24 @@ pub fn infer_prefix(name: &str) -> String {
             }
         })
         .collect();
-    format!("{}:", titled.join(" "))
+    format!("{}:", words.join(" "))
 }
 
-/// Splits an identifier into words at underscores, lower→upper case changes, the start of a
-/// capitalised word after an acronym, and letter/digit boundaries.
-fn split_words(name: &str) -> Vec<String> {
-    let chars: Vec<char> = name.chars().collect();
-    let mut words = Vec::new();
-    let mut current = String::new();
-    for (i, &c) in chars.iter().enumerate() {
-        if c == '_' {
-            if !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-            continue;
+/// Inserts `_` between each non-overlapping pair `a b` with `first(a)` and `second(b)`, as
+/// `re.sub("(first)(second)", r"\1_\2", s)` does.
+fn underscore_between(chars: &[char], first: impl Fn(&char) -> bool, second: impl Fn(&char) -> bool) -> Vec<char> {
+    let mut out = Vec::with_capacity(chars.len() + 4);
+    let mut i = 0;
+    while i < chars.len() {
+        if i + 1 < chars.len() && first(&chars[i]) && second(&chars[i + 1]) {
+            out.extend([chars[i], '_', chars[i + 1]]);
+            i += 2;
+        } else {
+            out.push(chars[i]);
+            i += 1;
         }
-        if let Some(&prev) = i.checked_sub(1).and_then(|j| chars.get(j)) {
-            let next = chars.get(i + 1).copied();
-            let boundary = (c.is_uppercase() && (prev.is_lowercase() || prev.is_ascii_digit()))
-                || (c.is_uppercase() && prev.is_uppercase() && next.is_some_and(char::is_lowercase))
-                || (c.is_ascii_digit() && prev.is_alphabetic())
-                || (c.is_alphabetic() && prev.is_ascii_digit());
-            if boundary && !current.is_empty() {
-                words.push(std::mem::take(&mut current));
-            }
-        }
-        current.push(c);
     }
-    if !current.is_empty() {
-        words.push(current);
-    }
-    words
+    out
 }
 
 impl std::str::FromStr for Signature {
@@ -333,6 +346,10 @@ mod tests {
         assert_eq!(infer_prefix("HTMLParser"), "HTML Parser:");
         assert_eq!(infer_prefix("text2number"), "Text 2 Number:");
         assert_eq!(infer_prefix("a"), "A:");
+        assert_eq!(infer_prefix("a__b"), "A  B:");
+        assert_eq!(infer_prefix("answer_"), "Answer :");
+        assert_eq!(infer_prefix("HTMLParser2x"), "HTML Parser 2 X:");
+        assert_eq!(infer_prefix("getHTTPResponseCode"), "Get HTTP Response Code:");
     }
 
     #[test]

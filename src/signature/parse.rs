@@ -11,7 +11,7 @@ use super::{Field, FieldType, LiteralValue};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureError {
     message: String,
-    /// 1-based character column, when the error has a place in the text.
+    /// 1-based character offset in the whole text, when the error has a place in it.
     column: Option<usize>,
     text: Option<String>,
 }
@@ -26,17 +26,40 @@ impl SignatureError {
         &self.message
     }
 
-    /// The 1-based character column of the error in the signature text, if it has one.
+    /// The 1-based character column of the error within its line, if it has a place.
     pub fn column(&self) -> Option<usize> {
-        self.column
+        self.place().map(|(_, col, _)| col)
+    }
+
+    /// The 1-based line of the error (signatures in TOML files may span lines).
+    pub fn line(&self) -> Option<usize> {
+        self.place().map(|(line, _, _)| line)
+    }
+
+    /// (line, column, text of that line) for the error position.
+    fn place(&self) -> Option<(usize, usize, &str)> {
+        let (offset, text) = (self.column?, self.text.as_deref()?);
+        let mut remaining = offset - 1;
+        for (i, line) in text.split('\n').enumerate() {
+            let len = line.chars().count();
+            if remaining <= len {
+                return Some((i + 1, remaining + 1, line));
+            }
+            remaining -= len + 1;
+        }
+        None
     }
 }
 
 impl fmt::Display for SignatureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.column, &self.text) {
-            (Some(col), Some(text)) => {
-                write!(f, "column {col}: {}\n  {text}\n  {}^", self.message, " ".repeat(col - 1))
+        match (self.place(), self.text.as_deref()) {
+            (Some((line_no, col, line)), Some(text)) => {
+                let at =
+                    if text.contains('\n') { format!("line {line_no}, column {col}") } else { format!("column {col}") };
+                // Tabs keep their width in the caret line so the caret lines up.
+                let pad: String = line.chars().take(col - 1).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
+                write!(f, "{at}: {}\n  {line}\n  {pad}^", self.message)
             }
             _ => f.write_str(&self.message),
         }
@@ -460,6 +483,15 @@ mod tests {
         assert_eq!(err("a -> ").column(), Some(6));
         assert_eq!(err("a: list[str -> b").column(), Some(13));
         assert_eq!(err("a: Literal[str] -> b").column(), Some(12));
+    }
+
+    #[test]
+    fn multi_line_signatures_report_line_and_column() {
+        let e = err("question,\n  context: lst[str] -> answer");
+        assert_eq!((e.line(), e.column()), (Some(2), Some(12)));
+        let shown = e.to_string();
+        assert!(shown.starts_with("line 2, column 12: unknown type `lst`"), "{shown}");
+        assert!(shown.ends_with("\n    context: lst[str] -> answer\n             ^"), "{shown}");
     }
 
     #[test]
