@@ -32,14 +32,7 @@ pub struct JsonAdapter;
 
 impl Layout for JsonAdapter {
     fn system_message<'s>(&self, sig: &'s Signature) -> &'s str {
-        sig.rendered().json_system.get_or_init(|| {
-            format!(
-                "{}\n{}\n{}",
-                render::field_description_section(sig),
-                field_structure(sig),
-                render::task_description(sig.instructions())
-            )
-        })
+        sig.rendered().json_system.get_or_init(|| render::system_message(sig, &field_structure(sig)))
     }
 
     fn output_requirements(&self, sig: &Signature) -> String {

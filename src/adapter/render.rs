@@ -63,6 +63,11 @@ pub(super) fn field_description_section(sig: &Signature) -> String {
     )
 }
 
+/// DSPy's system message: field descriptions, the adapter's field structure, the task.
+pub(super) fn system_message(sig: &Signature, field_structure: &str) -> String {
+    format!("{}\n{}\n{}", field_description_section(sig), field_structure, task_description(sig.instructions()))
+}
+
 /// The placeholder for a field in the structure section, with DSPy's type note for
 /// outputs: `{answer}        # note: the value you produce must be a single int value`.
 pub(super) fn field_placeholder(field: &Field, role: FieldRole) -> String {
