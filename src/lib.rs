@@ -54,7 +54,7 @@
 //!
 //! let program = SummarizeThenAnswer {
 //!     summarize: Predict::new("summarize", Signature::parse("document -> summary")?),
-//!     answer: ChainOfThought::new("answer", Signature::parse("summary, question -> answer")?),
+//!     answer: ChainOfThought::new("answer", Signature::parse("summary, question -> answer")?)?,
 //! };
 //! let lm = ScriptedLm::new()
 //!     .when_user_contains("[[ ## document ## ]]", "[[ ## summary ## ]]\nRust is fast.\n\n[[ ## completed ## ]]")

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::adapter::AdapterKind;
 use crate::data::{Example, Fields, Prediction};
 use crate::module::{ChainOfThought, Module, Predict, RunCx, RunError};
-use crate::signature::Signature;
+use crate::signature::{Signature, SignatureError};
 
 /// The module kinds a program step can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -55,12 +55,27 @@ impl ModuleKind {
         }
     }
 
-    /// Builds the module for a step.
-    pub fn build(self, name: &str, signature: Signature) -> Box<dyn Module> {
+    /// The signature the step's predictor uses: the one written, plus `reasoning` for a chain
+    /// of thought.
+    pub fn predictor_signature(self, written: Signature) -> Result<Signature, SignatureError> {
         match self {
-            ModuleKind::Predict => Box::new(Predict::new(name, signature)),
-            ModuleKind::ChainOfThought => Box::new(ChainOfThought::new(name, signature)),
+            ModuleKind::Predict => Ok(written),
+            ModuleKind::ChainOfThought => written.with_reasoning(),
         }
+    }
+
+    /// Builds the module for a step. Fails when a chain of thought's signature has an input
+    /// called `reasoning`.
+    pub fn build(
+        self,
+        name: &str,
+        signature: Signature,
+        adapter: AdapterKind,
+    ) -> Result<Box<dyn Module>, SignatureError> {
+        Ok(match self {
+            ModuleKind::Predict => Box::new(Predict::new(name, signature).with_adapter(adapter)),
+            ModuleKind::ChainOfThought => Box::new(ChainOfThought::new(name, signature)?.with_adapter(adapter)),
+        })
     }
 }
 
@@ -203,7 +218,7 @@ impl Step {
         self.kind
     }
 
-    /// The signature as written (without the `reasoning` a chain of thought adds).
+    /// The step's predictor signature as loaded (with the `reasoning` a chain of thought adds).
     pub fn signature(&self) -> &Signature {
         &self.signature
     }
@@ -274,7 +289,7 @@ impl Program {
                     "two steps have this name; step names must be unique",
                 ));
             }
-            if !is_name(&s.name) {
+            if !crate::signature::is_identifier(&s.name) {
                 return Err(ProgramError::new(
                     Some(&s.name),
                     None,
@@ -282,8 +297,24 @@ impl Program {
                 ));
             }
             let kind: ModuleKind = s.module.parse().map_err(|e: String| ProgramError::new(Some(&s.name), None, e))?;
-            let mut signature = Signature::parse(&s.signature)
+            let written = Signature::parse(&s.signature)
                 .map_err(|e| ProgramError::new(Some(&s.name), None, format!("invalid signature: {e}")))?;
+            // The producer rule covers the outputs as written; the `reasoning` a chain of
+            // thought adds is each step's own (later steps may still read the latest one).
+            for out in written.output_names() {
+                if let Some(other) = producer.insert(out.to_string(), s.name.clone()) {
+                    return Err(ProgramError::new(
+                        Some(&s.name),
+                        Some(out),
+                        format!("step `{other}` already produces this field; each field has one producer"),
+                    ));
+                }
+            }
+            // Descriptions and instructions apply to the predictor's signature, so that a chain
+            // of thought's `reasoning` can be described too.
+            let mut signature = kind.predictor_signature(written).map_err(|e| {
+                ProgramError::new(Some(&s.name), None, format!("cannot be a {}: {}", kind.as_str(), e.message()))
+            })?;
             if let Some(instructions) = &s.instructions {
                 signature = signature.with_instructions(instructions.clone());
             }
@@ -300,20 +331,10 @@ impl Program {
                     .with_description(field, desc.clone())
                     .map_err(|e| ProgramError::new(Some(&s.name), Some(field), e.to_string()))?;
             }
-            for out in signature.output_names() {
-                if let Some(other) = producer.insert(out.to_string(), s.name.clone()) {
-                    return Err(ProgramError::new(
-                        Some(&s.name),
-                        Some(out),
-                        format!("step `{other}` already produces this field; each field has one producer"),
-                    ));
-                }
-            }
             let adapter = s.adapter.or(spec.adapter).unwrap_or_default();
-            let mut module = kind.build(&s.name, signature.clone());
-            for p in module.predictors_mut() {
-                *p = p.clone().with_adapter(adapter);
-            }
+            let module = kind
+                .build(&s.name, signature.clone(), adapter)
+                .map_err(|e| ProgramError::new(Some(&s.name), None, e.message().to_string()))?;
             steps.push(Step { name: s.name.clone(), kind, signature, module });
         }
 
@@ -354,11 +375,12 @@ impl Program {
             available.extend(step.signature.output_names().map(str::to_string));
         }
         let inputs = spec.inputs.clone().unwrap_or(inferred);
-        let outputs = steps
-            .iter()
-            .flat_map(|s| s.module.predictors())
-            .flat_map(|p| p.signature().output_names().map(str::to_string).collect::<Vec<_>>())
-            .collect();
+        let mut outputs: Vec<String> = Vec::new();
+        for name in steps.iter().flat_map(|s| s.signature.output_names()) {
+            if !outputs.iter().any(|o| o == name) {
+                outputs.push(name.to_string());
+            }
+        }
         Ok(Program { name: spec.name, description: spec.description, inputs, outputs, steps })
     }
 
@@ -396,11 +418,6 @@ impl Program {
     pub fn predictor_names(&self) -> Vec<&str> {
         self.predictors().into_iter().map(Predict::name).collect()
     }
-}
-
-fn is_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_')
 }
 
 impl Module for Program {

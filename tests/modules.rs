@@ -48,7 +48,7 @@ fn chain_of_thought_returns_reasoning_first() {
     let lm = Arc::new(ScriptedLm::new().with_default(
         "[[ ## reasoning ## ]]\nParis is the capital.\n\n[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]",
     ));
-    let cot = ChainOfThought::new("qa", sig("question -> answer"));
+    let cot = ChainOfThought::new("qa", sig("question -> answer")).unwrap();
     let out = block_on(cot.forward(&RunCx::new().with_lm(lm), &Example::new().with("question", "Capital of France?")))
         .unwrap();
     assert_eq!(out.fields().keys().collect::<Vec<_>>(), ["reasoning", "answer"]);
@@ -92,6 +92,31 @@ fn several_completions_are_all_parsed() {
     assert_eq!(out.get("a"), Some(&json!(1)));
     assert_eq!(out.completions().len(), 2);
     assert_eq!(out.completions()[1]["a"], json!(2));
+}
+
+#[test]
+fn completions_that_fail_to_parse_are_noted_in_the_trace() {
+    let lm = Arc::new(
+        ScriptedLm::new().with_reply("[[ ## a ## ]]\nx").with_reply("[[ ## a ## ]]\n5").with_reply("[[ ## a ## ]]\n6"),
+    );
+    let predict = Predict::new("p", sig("q -> a: int")).with_sampling(Sampling { n: Some(3), ..Sampling::default() });
+    let cx = RunCx::new().with_lm(lm);
+    let out = block_on(predict.forward(&cx, &Example::new().with("q", "?"))).unwrap();
+    assert_eq!(out.get("a"), Some(&json!(5)));
+    assert_eq!(out.completions().len(), 2);
+    let rejected = &cx.trace()[0].rejected_completions;
+    assert_eq!(rejected.len(), 1);
+    assert!(rejected[0].starts_with("completion 0:") && rejected[0].contains("expected an integer"), "{rejected:?}");
+}
+
+#[test]
+fn the_run_rollout_is_sent_and_traced() {
+    let lm = Arc::new(ScriptedLm::new().with_default("[[ ## a ## ]]\nx"));
+    let cx = RunCx::new().with_lm(lm.clone()).with_rollout(3);
+    block_on(Predict::new("p", sig("q -> a")).forward(&cx, &Example::new().with("q", "?"))).unwrap();
+    assert_eq!(lm.requests()[0].rollout, 3);
+    assert_eq!(cx.trace()[0].request.rollout, 3);
+    assert_eq!(cx.fork().rollout(), 3);
 }
 
 #[test]
@@ -215,7 +240,7 @@ impl Module for DraftThenCheck {
 #[test]
 fn a_two_predictor_rust_program_runs_and_names_its_predictors() {
     let mut program = DraftThenCheck {
-        draft: ChainOfThought::new("draft", sig("question -> answer")),
+        draft: ChainOfThought::new("draft", sig("question -> answer")).unwrap(),
         check: Predict::new("check", sig("question, draft -> verdict: Literal['correct', 'wrong'], confidence: float")),
     };
     let lm = Arc::new(

@@ -165,3 +165,39 @@ fn a_program_wide_adapter_applies_to_steps() {
     let adapters: Vec<_> = program.predictors().iter().map(|p| p.adapter().as_str()).collect();
     assert_eq!(adapters, ["json", "chat"]);
 }
+
+#[test]
+fn chains_of_thought_each_have_their_own_reasoning() {
+    let program = Program::from_toml_str(
+        r#"
+name = "x"
+inputs = ["q"]
+[[step]]
+name = "a"
+module = "cot"
+signature = "q -> x"
+[step.desc]
+reasoning = "think about q"
+[[step]]
+name = "b"
+module = "cot"
+signature = "x -> y"
+[[step]]
+name = "c"
+module = "predict"
+signature = "y, reasoning -> z"
+"#,
+    )
+    .unwrap();
+    assert_eq!(program.inputs(), ["q"]);
+    assert_eq!(program.outputs(), ["reasoning", "x", "y", "z"]);
+    let a = program.step("a").unwrap().module().predictors()[0];
+    assert_eq!(a.signature().output("reasoning").unwrap().description, "think about q");
+}
+
+#[test]
+fn a_chain_of_thought_cannot_read_an_input_called_reasoning() {
+    let err = load_err("name = \"x\"\n[[step]]\nname = \"a\"\nmodule = \"cot\"\nsignature = \"reasoning -> answer\"\n");
+    assert_eq!(err.step.as_deref(), Some("a"));
+    assert!(err.to_string().contains("already has an input named `reasoning`"), "{err}");
+}

@@ -341,7 +341,7 @@ fn with_prefix_sets_the_prefix_and_rejects_unknown_fields() {
 #[test]
 fn prepend_output_puts_the_field_first_and_keeps_instructions() {
     let sig = Signature::parse("q -> a, b").unwrap();
-    let out = sig.clone().prepend_output(Field::new("first", FieldType::Bool));
+    let out = sig.clone().prepend_output(Field::new("first", FieldType::Bool)).unwrap();
     assert_eq!(out.output_names().collect::<Vec<_>>(), ["first", "a", "b"]);
     assert_eq!(out.output("first").unwrap().ty, FieldType::Bool);
     assert_eq!(out.instructions(), sig.instructions());
@@ -351,7 +351,7 @@ fn prepend_output_puts_the_field_first_and_keeps_instructions() {
 #[test]
 fn prepend_output_replaces_an_output_of_the_same_name() {
     let sig = Signature::parse("q -> a, b: int").unwrap();
-    let out = sig.prepend_output(Field::new("b", FieldType::Float));
+    let out = sig.prepend_output(Field::new("b", FieldType::Float)).unwrap();
     assert_eq!(out.output_names().collect::<Vec<_>>(), ["b", "a"]);
     assert_eq!(out.output("b").unwrap().ty, FieldType::Float);
 }
@@ -362,7 +362,9 @@ fn append_input_and_output_go_last_and_keep_instructions() {
     let out = sig
         .clone()
         .append_input(Field::new("context", FieldType::list(FieldType::Str)))
-        .append_output(Field::new("score", FieldType::Float));
+        .unwrap()
+        .append_output(Field::new("score", FieldType::Float))
+        .unwrap();
     assert_eq!(out.input_names().collect::<Vec<_>>(), ["q", "context"]);
     assert_eq!(out.output_names().collect::<Vec<_>>(), ["a", "score"]);
     assert_eq!(out.input("context").unwrap().ty, FieldType::list(FieldType::Str));
@@ -372,7 +374,11 @@ fn append_input_and_output_go_last_and_keep_instructions() {
 #[test]
 fn append_replaces_and_moves_a_field_of_the_same_name() {
     let sig = Signature::parse("x, y -> a, b").unwrap();
-    let out = sig.append_input(Field::new("x", FieldType::Int)).append_output(Field::new("a", FieldType::Bool));
+    let out = sig
+        .append_input(Field::new("x", FieldType::Int))
+        .unwrap()
+        .append_output(Field::new("a", FieldType::Bool))
+        .unwrap();
     assert_eq!(out.input_names().collect::<Vec<_>>(), ["y", "x"]);
     assert_eq!(out.output_names().collect::<Vec<_>>(), ["b", "a"]);
     assert_eq!(out.input("x").unwrap().ty, FieldType::Int);
@@ -382,7 +388,7 @@ fn append_replaces_and_moves_a_field_of_the_same_name() {
 #[test]
 fn with_reasoning_prepends_dspys_reasoning_field() {
     let sig = Signature::parse("question -> answer: int").unwrap();
-    let cot = sig.clone().with_reasoning();
+    let cot = sig.clone().with_reasoning().unwrap();
     assert_eq!(cot.output_names().collect::<Vec<_>>(), ["reasoning", "answer"]);
     let reasoning = cot.output("reasoning").unwrap();
     assert_eq!(reasoning.ty, FieldType::Str);
@@ -396,8 +402,8 @@ fn with_reasoning_prepends_dspys_reasoning_field() {
 #[test]
 fn with_reasoning_is_idempotent_and_keeps_custom_instructions() {
     let sig = Signature::parse("question -> answer").unwrap().with_instructions("Be terse.");
-    let once = sig.with_reasoning();
-    let twice = once.clone().with_reasoning();
+    let once = sig.with_reasoning().unwrap();
+    let twice = once.clone().with_reasoning().unwrap();
     assert_eq!(once, twice);
     assert_eq!(twice.instructions(), "Be terse.");
     assert_eq!(twice.outputs().len(), 2);
@@ -406,7 +412,7 @@ fn with_reasoning_is_idempotent_and_keeps_custom_instructions() {
 #[test]
 fn with_reasoning_moves_a_later_reasoning_output_to_the_front() {
     let sig = Signature::parse("q -> answer, reasoning").unwrap();
-    let cot = sig.with_reasoning();
+    let cot = sig.with_reasoning().unwrap();
     assert_eq!(cot.output_names().collect::<Vec<_>>(), ["reasoning", "answer"]);
 }
 
@@ -639,7 +645,8 @@ fn signature_serde_round_trips() {
     .unwrap()
     .with_prefix("score", "Score (0-1):")
     .unwrap()
-    .with_reasoning();
+    .with_reasoning()
+    .unwrap();
     let text = serde_json::to_string(&sig).unwrap();
     let back: Signature = serde_json::from_str(&text).unwrap();
     assert_eq!(back, sig);

@@ -26,7 +26,7 @@ pub(crate) fn parity_signature(case: &Value) -> Signature {
         sig = sig.with_description(name, desc.as_str().unwrap()).unwrap();
     }
     if case["module"] == "ChainOfThought" {
-        sig = sig.with_reasoning();
+        sig = sig.with_reasoning().unwrap();
     }
     sig
 }

@@ -290,19 +290,17 @@ pub fn py_splitlines(s: &str) -> Vec<&str> {
 pub fn cleandoc(doc: &str) -> String {
     let expanded = expand_tabs(doc);
     let mut lines: Vec<&str> = expanded.split('\n').collect();
-    let margin = lines
-        .iter()
-        .skip(1)
-        .filter(|l| !py_strip(l).is_empty())
-        .map(|l| l.len() - l.trim_start_matches(is_py_space).len())
-        .min();
+    // Python measures indentation in characters; so do we, and slice by characters, so that
+    // multi-byte whitespace (U+3000, NBSP) never splits a character.
+    let indent = |l: &str| l.chars().take_while(|c| is_py_space(*c)).count();
+    let margin = lines.iter().skip(1).filter(|l| !py_strip(l).is_empty()).map(|l| indent(l)).min();
     let mut owned: Vec<String> = Vec::with_capacity(lines.len());
     for (i, line) in lines.drain(..).enumerate() {
         owned.push(if i == 0 {
             line.trim_start_matches(is_py_space).to_string()
         } else {
             match margin {
-                Some(m) => line.get(m..).unwrap_or("").to_string(),
+                Some(m) => line.chars().skip(m).collect(),
                 None => line.to_string(),
             }
         });
@@ -425,6 +423,7 @@ mod tests {
         assert_eq!(cleandoc("\n  First\n    a\n\n    b\n  "), "First\n  a\n\n  b");
         assert_eq!(cleandoc("Flush\n    indented\n    more"), "Flush\nindented\nmore");
         assert_eq!(cleandoc("a\tb"), "a       b");
+        assert_eq!(cleandoc("Do X\n\u{3000}line one\n  line two"), "Do X\nline one\n line two");
     }
 
     #[test]

@@ -56,11 +56,20 @@ fn to_typed<T: DeserializeOwned>(fields: &Fields) -> Result<T, FieldAccessError>
 /// assert_eq!(ex.inputs().len(), 1);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// Serialized, an example is the flat JSON object of its fields (as DSPy saves demos); which
+/// keys are inputs is a property of the dataset or signature, not stored in the object.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "Fields", into = "Fields")]
 pub struct Example {
     fields: Fields,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     input_keys: Vec<String>,
+}
+
+impl From<Example> for Fields {
+    fn from(example: Example) -> Self {
+        example.fields
+    }
 }
 
 impl Example {

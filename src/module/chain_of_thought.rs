@@ -5,7 +5,7 @@ use futures::future::BoxFuture;
 use super::{Module, Predict, RunCx, RunError};
 use crate::adapter::AdapterKind;
 use crate::data::{Example, Prediction};
-use crate::signature::Signature;
+use crate::signature::{Signature, SignatureError};
 
 /// Reasons step by step before answering: DSPy's `ChainOfThought`. The `reasoning` output
 /// is prepended to the signature (keeping its instructions) and returned with the others.
@@ -16,7 +16,7 @@ use crate::signature::Signature;
 /// ```
 /// use lmc::{ChainOfThought, Signature};
 ///
-/// let cot = ChainOfThought::new("solve", Signature::parse("question -> answer")?);
+/// let cot = ChainOfThought::new("solve", Signature::parse("question -> answer")?)?;
 /// let outputs: Vec<&str> = cot.predict().signature().output_names().collect();
 /// assert_eq!(outputs, ["reasoning", "answer"]);
 /// # Ok::<(), lmc::SignatureError>(())
@@ -27,9 +27,10 @@ pub struct ChainOfThought {
 }
 
 impl ChainOfThought {
-    /// A chain of thought called `name` over `signature`.
-    pub fn new(name: impl Into<String>, signature: Signature) -> Self {
-        ChainOfThought { predict: Predict::new(name, signature.with_reasoning()) }
+    /// A chain of thought called `name` over `signature`. Fails when the signature has an
+    /// input called `reasoning`.
+    pub fn new(name: impl Into<String>, signature: Signature) -> Result<Self, SignatureError> {
+        Ok(ChainOfThought { predict: Predict::new(name, signature.with_reasoning()?) })
     }
 
     /// Uses `adapter`.

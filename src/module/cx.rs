@@ -8,8 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Example, Fields};
-use crate::lm::{Lm, LmIdentity, Sampling, Usage};
-use crate::prompt::Message;
+use crate::lm::{Lm, LmIdentity, LmRequest, Sampling, Usage};
 
 /// Instructions and demos that replace a predictor's own for one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -47,12 +46,15 @@ pub struct TraceEntry {
     pub inputs: Fields,
     /// The parsed outputs; `None` when the call failed.
     pub outputs: Option<Fields>,
-    /// The messages sent.
-    pub prompt: Vec<Message>,
+    /// The request exactly as sent: messages, sampling, rollout, response format.
+    pub request: LmRequest,
     /// The raw completion texts.
     pub completions: Vec<String>,
     /// Which LM answered.
     pub lm: LmIdentity,
+    /// The model that served the reply, as the provider reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_model: Option<String>,
     /// Tokens used.
     pub usage: Usage,
     /// Wall time of the LM call.
@@ -63,6 +65,10 @@ pub struct TraceEntry {
     /// The error, when the call failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Why completions were dropped when several were asked for (`n > 1`) and some did not
+    /// parse: one line per rejected completion, with its index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_completions: Vec<String>,
 }
 
 mod millis {
@@ -89,6 +95,7 @@ mod millis {
 pub struct RunCx {
     lm: Option<Arc<dyn Lm>>,
     sampling: Sampling,
+    rollout: u32,
     overlay: Option<Arc<Overlay>>,
     trace: Arc<Mutex<Vec<TraceEntry>>>,
     usage: Arc<Mutex<Usage>>,
@@ -99,6 +106,7 @@ impl fmt::Debug for RunCx {
         f.debug_struct("RunCx")
             .field("lm", &self.lm.as_ref().map(|lm| lm.identity()))
             .field("sampling", &self.sampling)
+            .field("rollout", &self.rollout)
             .field("overlay", &self.overlay)
             .finish_non_exhaustive()
     }
@@ -122,6 +130,18 @@ impl RunCx {
         self
     }
 
+    /// Sends every request with this rollout index: distinct rollouts are distinct samples
+    /// (and distinct cache entries) of otherwise identical requests. Default 0.
+    pub fn with_rollout(mut self, rollout: u32) -> Self {
+        self.rollout = rollout;
+        self
+    }
+
+    /// The rollout index requests are sent with.
+    pub fn rollout(&self) -> u32 {
+        self.rollout
+    }
+
     /// Runs under `overlay`.
     pub fn with_overlay(mut self, overlay: Arc<Overlay>) -> Self {
         self.overlay = Some(overlay);
@@ -133,6 +153,7 @@ impl RunCx {
         RunCx {
             lm: self.lm.clone(),
             sampling: self.sampling.clone(),
+            rollout: self.rollout,
             overlay: self.overlay.clone(),
             trace: Arc::default(),
             usage: Arc::default(),

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::cx::{Overlay, RunCx, TraceEntry};
 use super::error::RunError;
 use super::Module;
-use crate::adapter::AdapterKind;
+use crate::adapter::{AdapterKind, ParseError};
 use crate::data::{Example, Fields, Prediction};
 use crate::lm::{Lm, LmError, LmRequest, Sampling};
 use crate::prompt::Prompt;
@@ -135,8 +135,22 @@ impl Predict {
 
     /// Installs `instructions`.
     pub fn set_instructions(&mut self, instructions: impl Into<String>) {
-        let sig = std::mem::replace(&mut self.signature, Signature::from_fields(Vec::new(), Vec::new()));
-        self.signature = sig.with_instructions(instructions);
+        self.signature.set_instructions(instructions);
+    }
+
+    /// Switches the adapter.
+    pub fn set_adapter(&mut self, adapter: AdapterKind) {
+        self.adapter = adapter;
+    }
+
+    /// Sets (or with `None`, clears) the predictor's own LM.
+    pub fn set_lm(&mut self, lm: Option<Arc<dyn Lm>>) {
+        self.lm = lm;
+    }
+
+    /// Replaces the predictor's own sampling settings.
+    pub fn set_sampling(&mut self, sampling: Sampling) {
+        self.sampling = sampling;
     }
 
     /// The prompt this predictor sends for `inputs` under `overlay`.
@@ -164,6 +178,9 @@ impl Predict {
     }
 
     /// Calls the LM and parses the reply; records the call in `cx`'s trace either way.
+    ///
+    /// With `n > 1`, every completion is parsed; the prediction holds the first that parses
+    /// and all that parse, and the trace notes the ones that did not.
     pub async fn call(&self, cx: &RunCx, inputs: &Fields) -> Result<Prediction, RunError> {
         self.check_inputs(inputs)?;
         let lm = self.lm.as_ref().or(cx.lm()).ok_or_else(|| RunError::NoLm { predictor: self.name.clone() })?;
@@ -171,66 +188,69 @@ impl Predict {
         let request = LmRequest {
             messages: prompt.messages,
             sampling: self.sampling.or(cx.sampling()),
-            rollout: 0,
+            rollout: cx.rollout(),
             response_format: prompt.response_format,
         };
-        let inputs_record: Fields = self
-            .signature
-            .inputs()
-            .iter()
-            .filter_map(|f| inputs.get_key_value(&f.name))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        let started = Instant::now();
+        let result = lm.complete(&request).await;
         let mut entry = TraceEntry {
             predictor: self.name.clone(),
-            inputs: inputs_record,
+            inputs: self
+                .signature
+                .inputs()
+                .iter()
+                .filter_map(|f| inputs.get_key_value(&f.name))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             outputs: None,
-            prompt: Vec::new(),
+            request,
             completions: Vec::new(),
             lm: lm.identity(),
+            served_model: None,
             usage: Default::default(),
-            latency: Default::default(),
+            latency: started.elapsed(),
             cache_hit: false,
             error: None,
+            rejected_completions: Vec::new(),
         };
-        let started = Instant::now();
-        let response = match lm.complete(&request).await {
+        let response = match result {
             Ok(response) => response,
             Err(source) => {
-                entry.latency = started.elapsed();
-                entry.prompt = request.messages;
                 entry.error = Some(source.to_string());
                 cx.record(entry);
                 return Err(RunError::Lm { predictor: self.name.clone(), source });
             }
         };
-        entry.prompt = request.messages;
         entry.usage = response.usage;
         entry.latency = response.latency;
         entry.cache_hit = response.cache_hit;
+        entry.served_model = response.served_model.clone();
         entry.completions = response.completions.iter().map(|c| c.text.clone()).collect();
+        if response.completions.is_empty() {
+            let source = LmError::InvalidResponse {
+                provider: entry.lm.provider.clone(),
+                message: "the reply has no completions".to_string(),
+            };
+            entry.error = Some(source.to_string());
+            cx.record(entry);
+            return Err(RunError::Lm { predictor: self.name.clone(), source });
+        }
 
         let adapter = self.adapter.adapter();
         let mut parsed = Vec::with_capacity(response.completions.len());
         let mut first_error = None;
-        for completion in &response.completions {
+        for (i, completion) in response.completions.iter().enumerate() {
             match adapter.parse(&self.signature, &completion.text) {
                 Ok(fields) => parsed.push(fields),
                 Err(e) => {
+                    entry.rejected_completions.push(format!("completion {i}: {e}"));
                     first_error.get_or_insert(e);
                 }
             }
         }
         let Some(first) = parsed.first().cloned() else {
-            let Some(source) = first_error else {
-                let source = LmError::InvalidResponse {
-                    provider: entry.lm.provider.clone(),
-                    message: "the reply has no completions".to_string(),
-                };
-                entry.error = Some(source.to_string());
-                cx.record(entry);
-                return Err(RunError::Lm { predictor: self.name.clone(), source });
-            };
+            // The reply has completions and none parsed, so there is a first error.
+            let source = first_error.unwrap_or_else(|| ParseError::new(self.adapter, Vec::new(), "", Fields::new()));
             entry.error = Some(source.to_string());
             cx.record(entry);
             return Err(RunError::Parse { predictor: self.name.clone(), source, usage: response.usage });

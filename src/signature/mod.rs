@@ -10,6 +10,7 @@ mod parse;
 
 pub(crate) use cache::RenderCache;
 pub use field_type::{type_first, FieldType, LiteralValue};
+pub(crate) use parse::is_identifier;
 pub use parse::SignatureError;
 
 use serde::{Deserialize, Serialize};
@@ -72,11 +73,12 @@ pub const REASONING_FIELD: &str = "reasoning";
 /// assert_eq!(sig.instructions(), "Given the fields `question`, `tags`, produce the fields `answer`, `ok`.");
 /// assert_eq!(sig.output("answer").unwrap().ty, FieldType::Int);
 ///
-/// let cot = sig.with_reasoning();
+/// let cot = sig.with_reasoning()?;
 /// assert_eq!(cot.output_names().collect::<Vec<_>>(), ["reasoning", "answer", "ok"]);
 /// # Ok::<(), lmc::SignatureError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "SignatureRepr")]
 pub struct Signature {
     instructions: String,
     inputs: Vec<Field>,
@@ -176,9 +178,14 @@ impl Signature {
 
     /// Replaces the instructions.
     pub fn with_instructions(mut self, instructions: impl Into<String>) -> Self {
+        self.set_instructions(instructions);
+        self
+    }
+
+    /// Replaces the instructions in place.
+    pub fn set_instructions(&mut self, instructions: impl Into<String>) {
         self.rendered = RenderCache::default();
         self.instructions = instructions.into();
-        self
     }
 
     /// Sets the description of the field called `name`.
@@ -202,35 +209,56 @@ impl Signature {
     }
 
     /// Inserts `field` as the first output. The instructions are kept as they are, as in
-    /// DSPy's `Signature.prepend`. Replaces an existing output of the same name.
-    pub fn prepend_output(mut self, field: Field) -> Self {
+    /// DSPy's `Signature.prepend`. Replaces an existing output of the same name; an input of
+    /// that name is an error (names are unique across inputs and outputs).
+    pub fn prepend_output(mut self, field: Field) -> Result<Self, SignatureError> {
+        self.check_free(&field.name, FieldRole::Output)?;
         self.rendered = RenderCache::default();
         self.outputs.retain(|f| f.name != field.name);
         self.outputs.insert(0, field);
-        self
+        Ok(self)
     }
 
-    /// Appends `field` to the inputs. Instructions are kept.
-    pub fn append_input(mut self, field: Field) -> Self {
+    /// Appends `field` to the inputs (replacing an input of the same name). Instructions are
+    /// kept.
+    pub fn append_input(mut self, field: Field) -> Result<Self, SignatureError> {
+        self.check_free(&field.name, FieldRole::Input)?;
         self.rendered = RenderCache::default();
         self.inputs.retain(|f| f.name != field.name);
         self.inputs.push(field);
-        self
+        Ok(self)
     }
 
-    /// Appends `field` to the outputs. Instructions are kept.
-    pub fn append_output(mut self, field: Field) -> Self {
+    /// Appends `field` to the outputs (replacing an output of the same name). Instructions
+    /// are kept.
+    pub fn append_output(mut self, field: Field) -> Result<Self, SignatureError> {
+        self.check_free(&field.name, FieldRole::Output)?;
         self.rendered = RenderCache::default();
         self.outputs.retain(|f| f.name != field.name);
         self.outputs.push(field);
-        self
+        Ok(self)
+    }
+
+    /// Errs when `name` is taken on the other side (an input named like a new output, or the
+    /// reverse).
+    fn check_free(&self, name: &str, role: FieldRole) -> Result<(), SignatureError> {
+        let (clash, other) = match role {
+            FieldRole::Input => (self.output(name).is_some(), "an output"),
+            FieldRole::Output => (self.input(name).is_some(), "an input"),
+        };
+        if clash {
+            return Err(SignatureError::invalid(format!(
+                "the signature already has {other} named `{name}`; input and output names must be distinct"
+            )));
+        }
+        Ok(())
     }
 
     /// Prepends DSPy's `reasoning` output (what `ChainOfThought` does). A no-op when the
-    /// first output is already `reasoning`.
-    pub fn with_reasoning(self) -> Self {
+    /// first output is already `reasoning`; an error when an input is called `reasoning`.
+    pub fn with_reasoning(self) -> Result<Self, SignatureError> {
         if self.outputs.first().is_some_and(|f| f.name == REASONING_FIELD) {
-            return self;
+            return Ok(self);
         }
         self.prepend_output(reasoning_field())
     }
@@ -245,6 +273,29 @@ impl Signature {
         let inputs: Vec<&str> = self.input_names().collect();
         let outputs: Vec<&str> = self.output_names().collect();
         format!("{} -> {}", inputs.join(", "), outputs.join(", "))
+    }
+}
+
+/// A signature as stored in files (artifacts): checked with [`Signature::validate`] on load.
+#[derive(Deserialize)]
+struct SignatureRepr {
+    instructions: String,
+    inputs: Vec<Field>,
+    outputs: Vec<Field>,
+}
+
+impl TryFrom<SignatureRepr> for Signature {
+    type Error = SignatureError;
+
+    fn try_from(repr: SignatureRepr) -> Result<Self, Self::Error> {
+        let sig = Signature {
+            instructions: repr.instructions,
+            inputs: repr.inputs,
+            outputs: repr.outputs,
+            rendered: RenderCache::default(),
+        };
+        sig.validate()?;
+        Ok(sig)
     }
 }
 
@@ -355,9 +406,26 @@ mod tests {
     #[test]
     fn reasoning_is_prepended_once_and_keeps_instructions() {
         let sig = Signature::parse("question -> answer").unwrap();
-        let cot = sig.clone().with_reasoning().with_reasoning();
+        let cot = sig.clone().with_reasoning().unwrap().with_reasoning().unwrap();
         assert_eq!(cot.instructions(), sig.instructions());
         assert_eq!(cot.output_names().collect::<Vec<_>>(), ["reasoning", "answer"]);
+    }
+
+    #[test]
+    fn deserializing_validates() {
+        let bad = r#"{"instructions": "x", "inputs": [{"name": "a", "type": {"kind": "str"}, "prefix": "A:"}],
+                      "outputs": [{"name": "a", "type": {"kind": "str"}, "prefix": "A:"}]}"#;
+        let err = serde_json::from_str::<Signature>(bad).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+        let sig = Signature::parse("q -> a: int").unwrap();
+        let back: Signature = serde_json::from_str(&serde_json::to_string(&sig).unwrap()).unwrap();
+        assert_eq!(back, sig);
+    }
+
+    #[test]
+    fn reasoning_cannot_clash_with_an_input() {
+        let err = Signature::parse("reasoning -> answer").unwrap().with_reasoning().unwrap_err();
+        assert!(err.to_string().contains("already has an input named `reasoning`"), "{err}");
     }
 
     #[test]

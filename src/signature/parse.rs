@@ -75,7 +75,7 @@ pub(crate) fn is_identifier(s: &str) -> bool {
 }
 
 pub(super) fn parse_signature(text: &str) -> Result<(Vec<Field>, Vec<Field>), SignatureError> {
-    let mut p = Parser { text, chars: text.chars().collect(), pos: 0 };
+    let mut p = Parser { text, chars: text.chars().collect(), pos: 0, depth: 0 };
     let inputs = p.fields(true)?;
     p.skip_ws();
     if !p.eat_str("->") {
@@ -116,7 +116,13 @@ struct Parser<'a> {
     text: &'a str,
     chars: Vec<char>,
     pos: usize,
+    /// How deeply type arguments are nested right now.
+    depth: usize,
 }
+
+/// Deeper type nesting than this is refused (no real signature comes close; the limit keeps
+/// hostile input from overflowing the stack).
+const MAX_TYPE_DEPTH: usize = 32;
 
 /// A parsed type argument: either a type or a literal value (inside `Literal[...]`).
 enum Arg {
@@ -243,7 +249,17 @@ impl Parser<'_> {
         if name == "None" || name == "NoneType" {
             return Ok(Arg::None(start));
         }
-        let args = if self.eat('[') { Some(self.args()?) } else { None };
+        let args = if self.eat('[') {
+            if self.depth >= MAX_TYPE_DEPTH {
+                return Err(self.error_at(start, format!("types nest more than {MAX_TYPE_DEPTH} levels deep")));
+            }
+            self.depth += 1;
+            let args = self.args();
+            self.depth -= 1;
+            Some(args?)
+        } else {
+            None
+        };
         self.resolve(&name, args, start).map(|t| Arg::Type(t, start))
     }
 
@@ -492,6 +508,14 @@ mod tests {
         let shown = e.to_string();
         assert!(shown.starts_with("line 2, column 12: unknown type `lst`"), "{shown}");
         assert!(shown.ends_with("\n    context: lst[str] -> answer\n             ^"), "{shown}");
+    }
+
+    #[test]
+    fn deep_type_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("q: {}str{} -> a", "list[".repeat(3000), "]".repeat(3000));
+        assert!(err(&deep).message().contains("nest more than"));
+        let fine = format!("q: {}str{} -> a", "list[".repeat(10), "]".repeat(10));
+        assert!(Signature::parse(&fine).is_ok());
     }
 
     #[test]

@@ -47,7 +47,9 @@ fn build_predictor(args: &PredictorArgs) -> anyhow::Result<Predict> {
     let name = args.step.clone().unwrap_or_else(|| "predict".to_string());
     let mut predict = match kind {
         ModuleKind::Predict => Predict::new(name, signature),
-        ModuleKind::ChainOfThought => ChainOfThought::new(name, signature).into_predict(),
+        ModuleKind::ChainOfThought => {
+            ChainOfThought::new(name, signature).context("cannot build a chain of thought")?.into_predict()
+        }
     };
     // Descriptions apply last, so `reasoning` can be described too.
     if !args.descriptions.is_empty() {
