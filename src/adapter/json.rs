@@ -213,15 +213,16 @@ impl Adapter for JsonAdapter {
         let mut problems = Vec::new();
         for field in sig.outputs() {
             match object.remove(&field.name) {
-                Some(value) => {
-                    let shown = super::pyfmt::py_str(&value);
-                    match coerce_json(value, &field.ty) {
-                        Ok(v) => {
-                            fields.insert(field.name.clone(), v);
-                        }
-                        Err(expected) => problems.push(ParseProblem::invalid(&field.name, expected, &shown)),
+                // Coercion takes the value; the error message needs it only on failure, so the
+                // happy path does not format it.
+                Some(value) => match coerce_json(value.clone(), &field.ty) {
+                    Ok(v) => {
+                        fields.insert(field.name.clone(), v);
                     }
-                }
+                    Err(expected) => {
+                        problems.push(ParseProblem::invalid(&field.name, expected, &super::pyfmt::py_str(&value)))
+                    }
+                },
                 None if field.ty.allows_none() => {
                     fields.insert(field.name.clone(), Value::Null);
                 }

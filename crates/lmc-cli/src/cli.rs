@@ -35,7 +35,7 @@ pub(crate) enum InspectCommand {
     Prompt(PromptArgs),
     /// Parse a completion with a signature's adapter and print the fields as JSON.
     #[command(after_help = "Exit code 2 and the parse error on stderr when the reply does not parse.\n\n\
-        Example:\n  printf '[[ ## answer ## ]]\\n4\\n' | lmc inspect parse --signature 'question -> answer: int' --completion -")]
+        Example:\n  printf '[[ ## answer ## ]]\\n4\\n' | \\\n      lmc inspect parse --signature 'question -> answer: int' --completion -")]
     Parse(ParseArgs),
     /// Summarize a program file: its inputs, steps, predictors and outputs.
     Program(ProgramArgs),
@@ -46,7 +46,7 @@ pub(crate) enum InspectCommand {
 pub(crate) enum ModuleArg {
     /// A plain prediction.
     Predict,
-    /// Reason step by step first (adds a `reasoning` output).
+    /// Reason step by step first (adds a `reasoning` output); also spelled `cot`.
     #[value(name = "chain_of_thought", alias = "cot")]
     ChainOfThought,
 }

@@ -9,10 +9,13 @@ use lmc::{AdapterKind, ChainOfThought, Example, Fields, ModuleKind, Predict, Pro
 use serde_json::{json, Value};
 
 use crate::cli::{AdapterArg, ModuleArg, ParseArgs, PredictorArgs, ProgramArgs, PromptArgs, PromptFormat};
-use crate::output::{print_json, print_line};
+use crate::output::{print_json, print_line, warn};
 
 /// Builds the predictor the flags describe.
 fn build_predictor(args: &PredictorArgs) -> anyhow::Result<Predict> {
+    if args.source.signature.is_some() && args.step.is_some() {
+        bail!("--step picks a step of --program; it does not apply to --signature");
+    }
     let (mut signature, mut kind, mut adapter) = match (&args.source.signature, &args.source.program) {
         (Some(sig), _) => {
             (Signature::parse(sig).context("invalid --signature")?, ModuleKind::Predict, AdapterKind::Chat)
@@ -137,8 +140,31 @@ pub(crate) fn prompt(args: &PromptArgs) -> anyhow::Result<ExitCode> {
             known.join(", ")
         );
     }
+    // Render what DSPy would, but say what a real run would refuse or silently drop.
+    for field in predict.signature().inputs() {
+        if !inputs.contains_key(&field.name) && !field.ty.allows_none() {
+            warn(&format!(
+                "input `{}` is not given: the prompt omits it, and a real run would refuse to start",
+                field.name
+            ));
+        }
+    }
     let predict = match &args.demos {
-        Some(path) => predict.with_demos(read_demos(path)?),
+        Some(path) => {
+            let demos = read_demos(path)?;
+            let sig = predict.signature();
+            for (i, demo) in demos.iter().enumerate() {
+                let has_input = sig.input_names().any(|n| demo.get(n).is_some());
+                let has_output = sig.output_names().any(|n| demo.get(n).is_some());
+                if !(has_input && has_output) {
+                    warn(&format!(
+                        "demo {i} is dropped: a demo needs at least one input and one output of the signature ({})",
+                        sig.field_summary()
+                    ));
+                }
+            }
+            predict.with_demos(demos)
+        }
         None => predict,
     };
     let prompt = predict.render(None, &inputs);

@@ -15,6 +15,11 @@ pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
     print_line(&serde_json::to_string_pretty(value)?)
 }
 
+/// Prints a warning to stderr.
+pub(crate) fn warn(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "warning: {message}");
+}
+
 /// Prints an error and its causes to stderr as `error: outer: inner`.
 pub(crate) fn print_error(err: &anyhow::Error) {
     let _ = writeln!(io::stderr().lock(), "error: {err:#}");

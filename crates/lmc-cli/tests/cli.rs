@@ -156,12 +156,46 @@ fn bad_input_exits_2_with_a_message_that_says_what_to_fix() {
         (&["inspect", "program", "missing.toml"], "missing.toml: cannot read the program file"),
         (&["inspect", "prompt", "--signature", "q -> a", "--input", "{}", "--bogus"], "unexpected argument '--bogus'"),
         (&["inspect", "prompt", "--signature", "q -> a", "--input", "{}", "--adapter", "xml"], "invalid value 'xml'"),
+        (
+            &["inspect", "prompt", "--signature", "q -> a", "--step", "s", "--input", "{}"],
+            "--step picks a step of --program",
+        ),
+        (
+            &["inspect", "prompt", "--signature", "reasoning -> a", "--module", "cot", "--input", "{}"],
+            "already has an input named `reasoning`",
+        ),
     ];
     for (args, want) in cases {
         let out = lmc(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(want), "{args:?}: want {want:?} in {}", stderr(&out));
     }
+}
+
+#[test]
+fn inspect_prompt_warns_about_missing_inputs_and_dropped_demos() {
+    let dir = std::env::temp_dir().join(format!("lmc-cli-warn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let demos = dir.join("demos.jsonl");
+    std::fs::write(&demos, "{\"question\": \"2+2?\", \"a\": \"4\"}\n{\"q\": \"1+1?\", \"a\": \"2\"}\n").unwrap();
+    let out = lmc(&[
+        "inspect",
+        "prompt",
+        "--signature",
+        "q, r -> a",
+        "--input",
+        "{\"q\": \"x\"}",
+        "--demos",
+        demos.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("warning: input `r` is not given"), "{err}");
+    assert!(err.contains("warning: demo 0 is dropped"), "{err}");
+    assert!(!err.contains("demo 1 is dropped"), "{err}");
+    let messages: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(messages.as_array().unwrap().len(), 4, "the kept demo adds two turns");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
