@@ -74,6 +74,7 @@
 //! - [`lm`]: the [`Lm`] trait, requests and responses, [`ScriptedLm`].
 //! - [`module`]: [`Module`], [`RunCx`], [`Predict`], [`ChainOfThought`].
 //! - [`program`]: program files.
+//! - [`typed`]: `#[derive(Signature)]`, typed `Predict<S>` and `ChainOfThought<S>`.
 //! - [`data`]: [`Example`], [`Prediction`].
 //! - [`prompt`]: [`Message`], [`Prompt`], [`ResponseFormat`].
 
@@ -86,6 +87,17 @@ pub mod module;
 pub mod program;
 pub mod prompt;
 pub mod signature;
+pub mod typed;
+
+/// `#[derive(Signature)]`: see [`typed`].
+pub use lmc_derive::Signature;
+/// schemars, re-exported so that nested field types can derive `JsonSchema` without a separate
+/// dependency (`#[derive(lmc::schemars::JsonSchema)] #[schemars(crate = "lmc::schemars")]`).
+pub use schemars;
+
+// Lets `#[derive(Signature)]` name this crate `::lmc` from inside it, too.
+#[allow(unused_extern_crates)]
+extern crate self as lmc;
 
 pub use adapter::{Adapter, AdapterKind, ChatAdapter, JsonAdapter, ParseError, ParseProblem};
 pub use data::{Example, FieldAccessError, Fields, Prediction};
@@ -94,6 +106,7 @@ pub use module::{ChainOfThought, Module, Overlay, Predict, PredictorOverlay, Run
 pub use program::{ModuleKind, Program, ProgramError, ProgramSpec, StepSpec};
 pub use prompt::{Message, Prompt, ResponseFormat, Role};
 pub use signature::{Field, FieldRole, FieldType, LiteralValue, Signature, SignatureError};
+pub use typed::{TypedSignature, WithReasoning};
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

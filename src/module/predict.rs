@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::cx::{Overlay, RunCx, TraceEntry};
 use super::error::RunError;
 use super::Module;
-use crate::adapter::{AdapterKind, ParseError};
+use crate::adapter::{AdapterKind, ParseError, ParseProblem};
 use crate::data::{Example, Fields, Prediction};
 use crate::lm::{Lm, LmError, LmRequest, Sampling};
 use crate::prompt::Prompt;
@@ -182,6 +182,27 @@ impl Predict {
     /// With `n > 1`, every completion is parsed; the prediction holds the first that parses
     /// and all that parse, and the trace notes the ones that did not.
     pub async fn call(&self, cx: &RunCx, inputs: &Fields) -> Result<Prediction, RunError> {
+        let mut all = self.call_with(cx, inputs, |fields| Ok(fields.clone())).await?;
+        let first = all.remove(0);
+        Ok(if all.is_empty() {
+            Prediction::new(first)
+        } else {
+            let mut completions = vec![first.clone()];
+            completions.extend(all);
+            Prediction::new(first).with_completions(completions)
+        })
+    }
+
+    /// The core of [`Predict::call`]: calls the LM, parses every completion with the adapter,
+    /// then converts the parsed fields with `convert` (typed predictors turn them into their
+    /// output struct; a conversion failure is a parse failure that keeps the raw reply).
+    /// Returns the converted completions that succeeded, at least one, in completion order.
+    pub(crate) async fn call_with<T>(
+        &self,
+        cx: &RunCx,
+        inputs: &Fields,
+        convert: impl Fn(&Fields) -> Result<T, Vec<ParseProblem>>,
+    ) -> Result<Vec<T>, RunError> {
         self.check_inputs(inputs)?;
         let lm = self.lm.as_ref().or(cx.lm()).ok_or_else(|| RunError::NoLm { predictor: self.name.clone() })?;
         let prompt = self.render(cx.overlay(), inputs);
@@ -237,28 +258,36 @@ impl Predict {
         }
 
         let adapter = self.adapter.adapter();
-        let mut parsed = Vec::with_capacity(response.completions.len());
+        let mut converted = Vec::with_capacity(response.completions.len());
         let mut first_error = None;
         for (i, completion) in response.completions.iter().enumerate() {
-            match adapter.parse(&self.signature, &completion.text) {
-                Ok(fields) => parsed.push(fields),
+            let outcome = adapter.parse(&self.signature, &completion.text).and_then(|fields| {
+                match convert(&fields) {
+                    Ok(value) => Ok((fields, value)),
+                    Err(problems) => Err(ParseError::new(self.adapter, problems, &completion.text, fields)),
+                }
+            });
+            match outcome {
+                Ok((fields, value)) => {
+                    entry.outputs.get_or_insert(fields);
+                    converted.push(value);
+                }
                 Err(e) => {
                     entry.rejected_completions.push(format!("completion {i}: {e}"));
                     first_error.get_or_insert(e);
                 }
             }
         }
-        let Some(first) = parsed.first().cloned() else {
+        if converted.is_empty() {
             // The reply has completions and none parsed, so there is a first error.
             let source = first_error.unwrap_or_else(|| ParseError::new(self.adapter, Vec::new(), "", Fields::new()));
             entry.error = Some(source.to_string());
+            entry.rejected_completions.clear();
             cx.record(entry);
             return Err(RunError::Parse { predictor: self.name.clone(), source, usage: response.usage });
-        };
-        entry.outputs = Some(first.clone());
+        }
         cx.record(entry);
-        let prediction = Prediction::new(first);
-        Ok(if parsed.len() > 1 { prediction.with_completions(parsed) } else { prediction })
+        Ok(converted)
     }
 }
 
