@@ -14,6 +14,12 @@ const JSON_PARSE_DIVERGENCES: &[(&str, &str)] = &[
     ("json_two_objects_same_keys", "lmc takes the first complete object; json_repair silently keeps the last"),
 ];
 
+/// Chat-parse cases where lmc deliberately differs from DSPy, with the reason.
+const CHAT_PARSE_DIVERGENCES: &[(&str, &str)] = &[(
+    "optional_none_types",
+    "an Optional[str] reply of exactly `None` is None in lmc (DSPy keeps the string \"None\"), so Option<String> round-trips",
+)];
+
 struct Case {
     spec: Value,
     golden: Value,
@@ -95,7 +101,9 @@ fn check_parsing(cases: &[Case]) {
     for case in cases {
         let id = case.spec["id"].as_str().unwrap();
         let chat = &case.golden["chat_adapter"]["parse"];
-        check_parse(id, &ChatAdapter, case, case.spec["sample_completion"].as_str().unwrap(), chat);
+        if !CHAT_PARSE_DIVERGENCES.iter().any(|(d, _)| *d == id) {
+            check_parse(id, &ChatAdapter, case, case.spec["sample_completion"].as_str().unwrap(), chat);
+        }
         let json = &case.golden["json_adapter"]["parse"];
         if json.is_null() || JSON_PARSE_DIVERGENCES.iter().any(|(d, _)| *d == id) {
             continue;
@@ -141,6 +149,17 @@ fn json_divergences_are_still_parse_failures_or_first_object() {
             _ => assert!(got.is_ok(), "{id}: {got:?}"),
         }
     }
+}
+
+#[test]
+fn chat_divergences_do_what_lmc_documents() {
+    let case = own_cases().into_iter().find(|c| c.spec["id"] == "optional_none_types").unwrap();
+    let sig = parity_signature(&case.spec);
+    let parsed = ChatAdapter.parse(&sig, case.spec["sample_completion"].as_str().unwrap()).unwrap();
+    let mut want = case.golden["chat_adapter"]["parse"]["parsed"].as_object().unwrap().clone();
+    assert_eq!(want["summary"], "None", "the golden still records DSPy's string");
+    want.insert("summary".into(), Value::Null);
+    assert_eq!(parsed, want, "everything else parses as in DSPy");
 }
 
 #[test]

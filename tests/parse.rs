@@ -339,10 +339,14 @@ fn optional_int_outputs_accept_none() {
 }
 
 #[test]
-fn optional_str_outputs_keep_none_as_text_in_chat() {
-    // DSPy keeps the text of an `Optional[str]` section, even "None".
+fn optional_str_outputs_read_exactly_none_or_null_as_absent() {
+    // DSPy keeps the text "None" for `Optional[str]`; lmc reads the exact words `None` and
+    // `null` (how a missing value renders) as absent, and keeps any other text.
     let ty = "Optional[str]";
-    assert_eq!(chat_ok(ty, "None"), json!("None"));
+    assert_eq!(chat_ok(ty, "None"), Value::Null);
+    assert_eq!(chat_ok(ty, "null"), Value::Null);
+    assert_eq!(chat_ok(ty, "none"), json!("none"));
+    assert_eq!(chat_ok(ty, "None of the above"), json!("None of the above"));
     assert_eq!(chat_ok(ty, "hello"), json!("hello"));
     assert_eq!(json_ok(ty, json!(null)), Value::Null);
     assert_eq!(json_ok(ty, json!("x")), json!("x"));

@@ -17,3 +17,5 @@ mod programs;
 mod signature;
 /// Rendered prompts as insta snapshots.
 mod snapshots;
+/// `#[derive(Signature)]` and typed predictors: type mapping, prompt equality, round trips.
+mod typed;

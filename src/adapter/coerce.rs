@@ -18,7 +18,10 @@ pub(super) fn coerce_text(text: &str, ty: &FieldType) -> Coerced {
     match ty {
         FieldType::Str => Ok(Value::String(text.to_string())),
         FieldType::Optional { inner } => match **inner {
-            // DSPy keeps text as text for `Optional[str]`, even "None".
+            // DSPy keeps the text "None" as a string for `Optional[str]`; lmc reads the exact
+            // words `None` and `null` as absent, which is how demos render a missing value, so
+            // `Option<String>` round-trips (a documented difference).
+            FieldType::Str if matches!(text, "None" | "null") => Ok(Value::Null),
             FieldType::Str => Ok(Value::String(text.to_string())),
             ref inner => {
                 if matches!(unquote(text), "None" | "null" | "none") {

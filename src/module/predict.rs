@@ -261,11 +261,9 @@ impl Predict {
         let mut converted = Vec::with_capacity(response.completions.len());
         let mut first_error = None;
         for (i, completion) in response.completions.iter().enumerate() {
-            let outcome = adapter.parse(&self.signature, &completion.text).and_then(|fields| {
-                match convert(&fields) {
-                    Ok(value) => Ok((fields, value)),
-                    Err(problems) => Err(ParseError::new(self.adapter, problems, &completion.text, fields)),
-                }
+            let outcome = adapter.parse(&self.signature, &completion.text).and_then(|fields| match convert(&fields) {
+                Ok(value) => Ok((fields, value)),
+                Err(problems) => Err(ParseError::new(self.adapter, problems, &completion.text, fields)),
             });
             match outcome {
                 Ok((fields, value)) => {

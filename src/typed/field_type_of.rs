@@ -61,7 +61,8 @@ fn from_schema(schema: &Value, defs: &Map<String, Value>, name: &str) -> FieldTy
         }
     }
     if let Some(Value::Array(variants)) = map.get("anyOf").or_else(|| map.get("oneOf")) {
-        let non_null: Vec<&Value> = variants.iter().filter(|v| v.get("type").and_then(Value::as_str) != Some("null")).collect();
+        let non_null: Vec<&Value> =
+            variants.iter().filter(|v| v.get("type").and_then(Value::as_str) != Some("null")).collect();
         if non_null.len() == 1 && non_null.len() < variants.len() {
             return FieldType::optional(from_schema(non_null[0], defs, name));
         }
@@ -76,9 +77,7 @@ fn from_schema(schema: &Value, defs: &Map<String, Value>, name: &str) -> FieldTy
             _ => FieldType::list(FieldType::Any),
         },
         Some("object") if !map.contains_key("properties") => match map.get("additionalProperties") {
-            Some(Value::Object(_)) => {
-                FieldType::dict(from_schema(&map["additionalProperties"], defs, name))
-            }
+            Some(Value::Object(_)) => FieldType::dict(from_schema(&map["additionalProperties"], defs, name)),
             _ => FieldType::dict(FieldType::Any),
         },
         None if map.keys().all(|k| matches!(k.as_str(), "title" | "description" | "$defs")) => FieldType::Any,

@@ -117,7 +117,11 @@ pub mod __private {
                 None
             }
             Err(e) => {
-                problems.push(ParseProblem::invalid(name, format!("{rust_type} ({e})"), &crate::adapter::pyfmt::py_str(&value)));
+                problems.push(ParseProblem::invalid(
+                    name,
+                    format!("{rust_type} ({e})"),
+                    &crate::adapter::pyfmt::py_str(&value),
+                ));
                 None
             }
         }

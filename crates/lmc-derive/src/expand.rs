@@ -71,7 +71,19 @@ pub(crate) fn expand(checked: &Checked) -> TokenStream {
         }
     });
 
+    let input_idents: Vec<_> = inputs.iter().map(|f| &f.field.ident).collect();
     quote! {
+        // Splitting the declaration into its typed halves also reads every declared field, so
+        // the declaration struct raises no dead-code warnings.
+        impl ::core::convert::From<#name> for (#input_ident, #output_ident) {
+            fn from(value: #name) -> Self {
+                (
+                    #input_ident { #(#input_idents: value.#input_idents),* },
+                    #output_ident { #(#idents: value.#idents),* },
+                )
+            }
+        }
+
         #[doc = #input_doc]
         #[derive(::core::fmt::Debug, ::core::clone::Clone, #private::serde::Serialize, #private::serde::Deserialize)]
         #[serde(crate = #serde_path)]

@@ -66,7 +66,9 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<SignatureModel> {
             } else if meta.path.is_ident("crate") {
                 krate = Some(meta.value()?.parse::<LitStr>()?.parse::<syn::Path>()?);
             } else {
-                return Err(meta.error("unknown #[signature] key; expected `instructions = \"...\"` or `crate = \"path\"`"));
+                return Err(
+                    meta.error("unknown #[signature] key; expected `instructions = \"...\"` or `crate = \"path\"`")
+                );
             }
             Ok(())
         });
@@ -74,21 +76,18 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<SignatureModel> {
             errors.push(e);
         }
     }
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("input") || a.path().is_ident("output") || a.path().is_ident("field")) {
-        errors.push(syn::Error::new(
-            attr.span(),
-            "this attribute goes on a field; on the struct, use #[signature(...)]",
-        ));
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("input") || a.path().is_ident("output") || a.path().is_ident("field"))
+    {
+        errors
+            .push(syn::Error::new(attr.span(), "this attribute goes on a field; on the struct, use #[signature(...)]"));
     }
 
-    let fields = named.map(|n| n.named.iter().filter_map(|f| parse_field(f, &mut errors)).collect()).unwrap_or_default();
-    errors.finish(SignatureModel {
-        ident: input.ident.clone(),
-        vis: input.vis.clone(),
-        instructions,
-        krate,
-        fields,
-    })
+    let fields =
+        named.map(|n| n.named.iter().filter_map(|f| parse_field(f, &mut errors)).collect()).unwrap_or_default();
+    errors.finish(SignatureModel { ident: input.ident.clone(), vis: input.vis.clone(), instructions, krate, fields })
 }
 
 fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<FieldModel> {
@@ -132,7 +131,10 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<FieldModel> {
             continue;
         };
         if !matches!(attr.meta, Meta::Path(_)) {
-            errors.push(syn::Error::new(attr.meta.span(), "#[input] and #[output] take no arguments; use #[field(...)] for options"));
+            errors.push(syn::Error::new(
+                attr.meta.span(),
+                "#[input] and #[output] take no arguments; use #[field(...)] for options",
+            ));
         }
         match role {
             Some((previous, _)) if previous != this_role => errors.push(syn::Error::new(

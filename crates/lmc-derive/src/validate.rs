@@ -45,13 +45,19 @@ pub(crate) fn validate(mut model: SignatureModel) -> syn::Result<Checked> {
         if !is_identifier(&field.name) {
             errors.push(syn::Error::new(
                 field.name_span,
-                format!("`{}` is not a valid field name: use letters, digits and `_`, not starting with a digit", field.name),
+                format!(
+                    "`{}` is not a valid field name: use letters, digits and `_`, not starting with a digit",
+                    field.name
+                ),
             ));
         }
         if let Some(other) = seen.insert(field.name.clone(), field.ident.to_string()) {
             errors.push(syn::Error::new(
                 field.name_span,
-                format!("two fields are named `{}` in the prompt (`{other}` and `{}`); rename one", field.name, field.ident),
+                format!(
+                    "two fields are named `{}` in the prompt (`{other}` and `{}`); rename one",
+                    field.name, field.ident
+                ),
             ));
         }
         match field_type_expr(&field.ty, &private) {
