@@ -28,7 +28,7 @@ use proc_macro::TokenStream;
 pub fn derive_signature(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     parse::parse(&input)
-        .and_then(|model| validate::validate(model))
+        .and_then(validate::validate)
         .map(|checked| expand::expand(&checked))
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()

@@ -28,8 +28,8 @@ impl Errors {
 pub(crate) fn parse(input: &DeriveInput) -> syn::Result<SignatureModel> {
     let mut errors = Errors::default();
     if !input.generics.params.is_empty() || input.generics.where_clause.is_some() {
-        errors.push(syn::Error::new(
-            input.generics.span(),
+        errors.push(syn::Error::new_spanned(
+            &input.generics,
             "a signature cannot be generic: declare one struct per signature with concrete field types",
         ));
     }
@@ -37,8 +37,8 @@ pub(crate) fn parse(input: &DeriveInput) -> syn::Result<SignatureModel> {
         Data::Struct(data) => match &data.fields {
             Fields::Named(named) => Some(named),
             other => {
-                errors.push(syn::Error::new(
-                    other.span(),
+                errors.push(syn::Error::new_spanned(
+                    other,
                     "#[derive(Signature)] needs a struct with named fields, each marked #[input] or #[output]",
                 ));
                 None
@@ -137,11 +137,11 @@ fn parse_field(field: &syn::Field, errors: &mut Errors) -> Option<FieldModel> {
             ));
         }
         match role {
-            Some((previous, _)) if previous != this_role => errors.push(syn::Error::new(
-                attr.span(),
+            Some((previous, _)) if previous != this_role => errors.push(syn::Error::new_spanned(
+                attr,
                 format!("`{ident}` is marked both #[input] and #[output]; a field is one or the other"),
             )),
-            Some(_) => errors.push(syn::Error::new(attr.span(), "duplicate attribute")),
+            Some(_) => errors.push(syn::Error::new_spanned(attr, "duplicate attribute")),
             None => role = Some((this_role, attr.span())),
         }
     }

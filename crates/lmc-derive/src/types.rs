@@ -19,25 +19,21 @@ pub(crate) fn field_type_expr(ty: &Type, private: &TokenStream) -> syn::Result<T
         Type::Path(path) if path.qself.is_none() => path_type(path, ty, private),
         Type::Path(_) => Ok(fallback(ty, private)),
         Type::Tuple(t) if t.elems.is_empty() => {
-            Err(syn::Error::new(ty.span(), "`()` cannot be a signature field; remove the field or give it a type"))
+            Err(syn::Error::new_spanned(ty, "`()` cannot be a signature field; remove the field or give it a type"))
         }
-        Type::Tuple(_) => Err(syn::Error::new(
-            ty.span(),
+        Type::Tuple(_) => Err(syn::Error::new_spanned(ty,
             "tuples are not supported in signatures; use a struct deriving JsonSchema (named parts) or Vec<T>",
         )),
-        Type::Reference(_) => Err(syn::Error::new(
-            ty.span(),
+        Type::Reference(_) => Err(syn::Error::new_spanned(ty,
             "references are not supported in signatures; use an owned type (`String` for `&str`, `Vec<T>` for `&[T]`)",
         )),
-        Type::TraitObject(_) | Type::ImplTrait(_) => Err(syn::Error::new(
-            ty.span(),
+        Type::TraitObject(_) | Type::ImplTrait(_) => Err(syn::Error::new_spanned(ty,
             "trait objects are not supported in signatures; use a concrete type (an enum or struct deriving JsonSchema)",
         )),
         Type::Array(_) | Type::Slice(_) => {
-            Err(syn::Error::new(ty.span(), "arrays and slices are not supported in signatures; use Vec<T>"))
+            Err(syn::Error::new_spanned(ty, "arrays and slices are not supported in signatures; use Vec<T>"))
         }
-        _ => Err(syn::Error::new(
-            ty.span(),
+        _ => Err(syn::Error::new_spanned(ty,
             "this type is not supported in signatures; use String, numbers, bool, Vec<T>, Option<T>, HashMap<String, T>, or a type deriving JsonSchema",
         )),
     }
@@ -83,8 +79,8 @@ fn path_type(path: &syn::TypePath, ty: &Type, private: &TokenStream) -> syn::Res
         }
         ("HashMap" | "BTreeMap" | "IndexMap", [key, value]) => {
             if !is_string(key) {
-                return Err(syn::Error::new(
-                    key.span(),
+                return Err(syn::Error::new_spanned(
+                    key,
                     "map keys must be `String` in signatures (JSON object keys are strings); use HashMap<String, T>",
                 ));
             }

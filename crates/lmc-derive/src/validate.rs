@@ -30,9 +30,17 @@ pub(crate) fn validate(mut model: SignatureModel) -> syn::Result<Checked> {
     let mut seen: HashMap<String, String> = HashMap::new();
     let mut fields = Vec::new();
     let mut unmarked = false;
+    let (mut inputs, mut outputs) = (0, 0);
     for field in std::mem::take(&mut model.fields) {
         let role = match field.role {
-            Some((role, _)) => role,
+            Some((role, _)) => {
+                // Counted before the type check, so a bad type does not also read as "no outputs".
+                match role {
+                    Role::Input => inputs += 1,
+                    Role::Output => outputs += 1,
+                }
+                role
+            }
             None => {
                 unmarked = true;
                 errors.push(syn::Error::new(
@@ -65,13 +73,12 @@ pub(crate) fn validate(mut model: SignatureModel) -> syn::Result<Checked> {
             Err(e) => errors.push(e),
         }
     }
-    let count = |role| fields.iter().filter(|f| f.role == role).count();
     // With unmarked fields, "no inputs" may just be the same mistake; say it once.
     let all_marked = !unmarked;
-    if all_marked && count(Role::Input) == 0 {
+    if all_marked && inputs == 0 {
         errors.push(syn::Error::new(model.ident.span(), "a signature needs at least one #[input] field"));
     }
-    if all_marked && count(Role::Output) == 0 {
+    if all_marked && outputs == 0 {
         errors.push(syn::Error::new(model.ident.span(), "a signature needs at least one #[output] field"));
     }
     errors.finish(Checked { model, krate, fields })
