@@ -1,8 +1,8 @@
 //! `#[derive(Signature)]` for lmc: typed signatures declared as Rust structs.
 //!
-//! The macro runs in three steps, each in its own module: [`parse`] reads the struct and its
-//! attributes into a model, collecting every problem; [`validate`] checks the model as a
-//! whole (roles, names, field types); [`expand`] writes the code. Every problem is reported
+//! The macro runs in three steps, each in its own module: `parse` reads the struct and its
+//! attributes into a model, collecting every problem; `validate` checks the model as a
+//! whole (roles, names, field types); `expand` writes the code. Every problem is reported
 //! with a span, all at once, and the macro never panics.
 //!
 //! See the `lmc` crate's `typed` module for the user-facing documentation.
