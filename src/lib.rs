@@ -1,6 +1,6 @@
 //! lmc: a declarative compiler for language-model programs, in the spirit of DSPy.
 //!
-//! You declare what each LM call takes and returns (a typed [`Signature`]), compose calls
+//! You declare what each LM call takes and returns (a typed [`Signature`](struct@Signature)), compose calls
 //! into modules and programs, and let a compiler find the demonstrations and instructions
 //! that score best on labeled data. Prompts render byte for byte as DSPy 3.4.1 renders them,
 //! so programs and demos move between the two.
@@ -9,12 +9,13 @@
 //!
 //! | concept | type | role |
 //! |---|---|---|
-//! | signature | [`Signature`], [`Field`], [`FieldType`] | inputs → outputs, with instructions; parsed from DSPy's string syntax |
+//! | signature | [`Signature`](struct@Signature), [`Field`], [`FieldType`] | inputs → outputs, with instructions; parsed from DSPy's string syntax |
 //! | data | [`Example`], [`Prediction`] | ordered JSON maps with typed access through serde |
 //! | adapter | [`Adapter`]: [`ChatAdapter`], [`JsonAdapter`] | signature + demos + inputs → [`Prompt`]; reply → typed fields or [`ParseError`] |
 //! | LM | [`Lm`], [`LmRequest`], [`LmResponse`], [`ScriptedLm`] | one object-safe trait for every model; requests are explicit |
 //! | module | [`Module`], [`Predict`], [`ChainOfThought`], [`RunCx`] | leaf predictors call the LM; the run context carries the LM, overlay and trace |
 //! | program | [`Program`] | a `programs/*.toml` file: named steps run in order |
+//! | typed signature | `#[derive(Signature)]`, [`TypedSignature`], [`typed::Predict`], [`typed::ChainOfThought`] | a Rust struct as a signature, with typed inputs and outputs |
 //!
 //! Data flows one way: a module asks its [`Adapter`] for a [`Prompt`], sends it to an
 //! [`Lm`] as an [`LmRequest`], and parses the reply back into a [`Prediction`]. The run

@@ -1,6 +1,6 @@
 //! Signatures: what an LM call takes and returns.
 //!
-//! A [`Signature`] is a runtime value: instructions plus ordered input and output
+//! A [`Signature`](struct@Signature) is a runtime value: instructions plus ordered input and output
 //! [`Field`]s. It is built from DSPy's string syntax with [`Signature::parse`], by hand
 //! with the builder methods, or by `#[derive(Signature)]` on a Rust struct.
 
