@@ -24,6 +24,15 @@ pub enum RunError {
         /// The keys that were given, comma-separated.
         present: String,
     },
+    /// Typed inputs that cannot be turned into fields (a hand-written `TypedSignature` whose
+    /// input type does not serialize to a JSON object).
+    #[error("predictor `{predictor}`: invalid inputs: {message}")]
+    InvalidInput {
+        /// The predictor.
+        predictor: String,
+        /// What is wrong.
+        message: String,
+    },
     /// The LM request failed.
     #[error("predictor `{predictor}`: {source}")]
     Lm {
@@ -53,6 +62,7 @@ impl RunError {
         match self {
             RunError::NoLm { predictor }
             | RunError::MissingInput { predictor, .. }
+            | RunError::InvalidInput { predictor, .. }
             | RunError::Lm { predictor, .. }
             | RunError::Parse { predictor, .. } => predictor,
         }

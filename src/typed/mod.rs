@@ -108,11 +108,11 @@ pub mod __private {
         rust_type: &str,
         problems: &mut Vec<ParseProblem>,
     ) -> Option<T> {
+        // An absent field reads as null, which `Option<T>` fields accept.
         let value = fields.get(name).cloned().unwrap_or(serde_json::Value::Null);
         match T::deserialize(&value) {
             Ok(v) => Some(v),
-            Err(e) if value.is_null() && !fields.contains_key(name) => {
-                let _ = e;
+            Err(_) if !fields.contains_key(name) => {
                 problems.push(ParseProblem::Missing { field: name.to_string() });
                 None
             }

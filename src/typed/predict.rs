@@ -17,18 +17,11 @@ use crate::signature::{Signature, SignatureError, REASONING_FIELD};
 /// Serializes typed inputs (or outputs) into fields. Typed structs always serialize to JSON
 /// objects; anything else is a bug in a hand-written `TypedSignature`.
 fn to_fields<T: Serialize>(value: &T, predictor: &str) -> Result<Fields, RunError> {
+    let invalid = |message: String| RunError::InvalidInput { predictor: predictor.to_string(), message };
     match serde_json::to_value(value) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(other) => Err(RunError::MissingInput {
-            predictor: predictor.to_string(),
-            field: "(all)".to_string(),
-            present: format!("typed inputs must serialize to a JSON object, not {other}"),
-        }),
-        Err(e) => Err(RunError::MissingInput {
-            predictor: predictor.to_string(),
-            field: "(all)".to_string(),
-            present: format!("typed inputs failed to serialize: {e}"),
-        }),
+        Ok(other) => Err(invalid(format!("typed inputs must serialize to a JSON object, not {other}"))),
+        Err(e) => Err(invalid(format!("typed inputs failed to serialize: {e}"))),
     }
 }
 
