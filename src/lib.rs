@@ -82,6 +82,7 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod config;
 pub mod data;
 pub mod lm;
 pub mod module;
@@ -103,7 +104,7 @@ extern crate self as lmc;
 pub use adapter::{Adapter, AdapterKind, ChatAdapter, JsonAdapter, ParseError, ParseProblem};
 pub use data::{Example, FieldAccessError, Fields, Prediction};
 pub use lm::{Completion, FinishReason, Lm, LmError, LmIdentity, LmRequest, LmResponse, Sampling, ScriptedLm, Usage};
-pub use module::{ChainOfThought, Module, Overlay, Predict, PredictorOverlay, RunCx, RunError, TraceEntry};
+pub use module::{ChainOfThought, Module, Overlay, Predict, PredictorOverlay, RunCx, RunError, RunTotals, TraceEntry};
 pub use program::{ModuleKind, Program, ProgramError, ProgramSpec, StepSpec};
 pub use prompt::{Message, Prompt, ResponseFormat, Role};
 pub use signature::{Field, FieldRole, FieldType, LiteralValue, Signature, SignatureError};

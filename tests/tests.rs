@@ -2,17 +2,27 @@
 
 #![allow(clippy::unwrap_used)]
 
+/// A scripted HTTP server on loopback for provider tests.
+mod mock_server;
 /// Shared helpers: fixtures, scripted LMs.
 mod support;
 
+/// The persistent LM cache.
+mod cache;
+/// lmc.toml and configuration precedence.
+mod config;
 /// Predict, ChainOfThought and a two-predictor Rust program against a scripted LM.
 mod modules;
 /// Prompt rendering and parsing, byte for byte against DSPy 3.4.1's renderings.
 mod parity;
 /// Reply parsing: every field type, malformed replies, and a never-panics property.
 mod parse;
+/// Price tables and dollar cost.
+mod pricing;
 /// Program files: loading, validation errors, running.
 mod programs;
+/// Provider wire formats (OpenAI, Anthropic), errors, retries, the LM factory.
+mod providers;
 /// The string-signature parser: types, errors with columns, a never-panics property.
 mod signature;
 /// Rendered prompts as insta snapshots.

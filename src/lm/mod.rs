@@ -4,9 +4,17 @@
 //! [`ScriptedLm`] for tests. Caching, retries and rate limiting are wrappers that are
 //! themselves `Lm`s.
 
+mod anthropic;
+pub mod cache;
 mod error;
+mod http;
+mod limit;
+mod openai;
+pub mod pricing;
 mod request;
+mod resolve;
 mod response;
+mod retry;
 mod scripted;
 
 use std::fmt;
@@ -14,9 +22,15 @@ use std::fmt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+pub use anthropic::{AnthropicLm, ANTHROPIC_VERSION};
 pub use error::LmError;
+pub use http::ApiKey;
+pub use limit::{AdaptiveLimit, LimitedLm};
+pub use openai::{MaxTokensField, OpenAiLm};
 pub use request::{LmRequest, Sampling};
+pub use resolve::{LmFactory, ProviderSettings, Wire};
 pub use response::{Completion, FinishReason, LmResponse, Usage};
+pub use retry::{RetryLm, RetryPolicy};
 pub use scripted::{ScriptedLm, ScriptedReply};
 
 /// Which model an [`Lm`] talks to. Cache keys and run records use it; it never holds a key.

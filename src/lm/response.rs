@@ -50,6 +50,9 @@ pub struct Usage {
     /// Hidden reasoning tokens (part of `output_tokens`).
     #[serde(default)]
     pub reasoning_tokens: u64,
+    /// Prompt tokens written to the provider's prompt cache (Anthropic bills them apart).
+    #[serde(default)]
+    pub cache_write_tokens: u64,
 }
 
 impl Usage {
@@ -59,6 +62,7 @@ impl Usage {
         self.output_tokens += other.output_tokens;
         self.cached_input_tokens += other.cached_input_tokens;
         self.reasoning_tokens += other.reasoning_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
     }
 
     /// Input plus output tokens.
@@ -89,6 +93,38 @@ pub struct LmResponse {
     /// Whether it came from a cache.
     #[serde(default)]
     pub cache_hit: bool,
+    /// What the reply costs by its usage and the price table, in US dollars: the *program*
+    /// cost, the same whether it was served from the cache or not. `None` for a model the
+    /// price table does not know (never a silent 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// How many times the request was retried before this reply.
+    #[serde(default)]
+    pub retries: u32,
+}
+
+impl LmResponse {
+    /// A reply with these completions and usage, no latency, not from cache, unpriced.
+    pub fn new(completions: Vec<Completion>, usage: Usage) -> Self {
+        LmResponse {
+            completions,
+            usage,
+            latency: Duration::ZERO,
+            served_model: None,
+            cache_hit: false,
+            cost_usd: None,
+            retries: 0,
+        }
+    }
+
+    /// What this reply actually spent: its cost, or $0 when served from the cache.
+    pub fn spent_usd(&self) -> Option<f64> {
+        if self.cache_hit {
+            Some(0.0)
+        } else {
+            self.cost_usd
+        }
+    }
 }
 
 mod duration_ms {

@@ -196,13 +196,10 @@ impl super::Lm for ScriptedLm {
             }
             let input_tokens = request.messages.iter().map(|m| estimate_tokens(&m.content) + 4).sum();
             let output_tokens = completions.iter().map(|c| estimate_tokens(&c.text)).sum();
-            Ok(LmResponse {
-                completions,
-                usage: Usage { input_tokens, output_tokens, ..Usage::default() },
-                latency: self.latency,
-                served_model: Some(self.model.clone()),
-                cache_hit: false,
-            })
+            let mut response = LmResponse::new(completions, Usage { input_tokens, output_tokens, ..Usage::default() });
+            response.latency = self.latency;
+            response.served_model = Some(self.model.clone());
+            Ok(response)
         })
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::data::{Example, Fields};
-use crate::lm::{Lm, LmIdentity, LmRequest, Sampling, Usage};
+use crate::lm::{FinishReason, Lm, LmIdentity, LmRequest, Sampling, Usage};
 
 /// Instructions and demos that replace a predictor's own for one run.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -62,6 +62,16 @@ pub struct TraceEntry {
     pub latency: Duration,
     /// Whether the reply came from a cache.
     pub cache_hit: bool,
+    /// The reply's program cost in dollars (by its usage, cached or not); `None` when the
+    /// model is not in the price table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Retries before the reply (or the error).
+    #[serde(default)]
+    pub retries: u32,
+    /// Why the first completion stopped, when the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<FinishReason>,
     /// The error, when the call failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -85,6 +95,46 @@ mod millis {
     }
 }
 
+/// Totals over the calls recorded in a run context.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunTotals {
+    /// Predictor calls recorded (failed ones included).
+    pub calls: u64,
+    /// Calls served from a cache.
+    pub cache_hits: u64,
+    /// Retries across all calls.
+    pub retries: u64,
+    /// Tokens, cached or not.
+    pub usage: Usage,
+    /// What the program costs by its usage, cache hits included (the figure gates use).
+    pub program_cost_usd: f64,
+    /// What was actually spent: cache hits cost nothing.
+    pub spent_usd: f64,
+    /// Calls whose model has no price: the dollar figures leave them out.
+    pub unpriced_calls: u64,
+}
+
+impl RunTotals {
+    fn add(&mut self, entry: &TraceEntry) {
+        self.calls += 1;
+        self.retries += u64::from(entry.retries);
+        self.usage.add(&entry.usage);
+        if entry.cache_hit {
+            self.cache_hits += 1;
+        }
+        match entry.cost_usd {
+            Some(cost) => {
+                self.program_cost_usd += cost;
+                if !entry.cache_hit {
+                    self.spent_usd += cost;
+                }
+            }
+            None if entry.usage.total_tokens() > 0 => self.unpriced_calls += 1,
+            None => {}
+        }
+    }
+}
+
 /// What a run needs besides the program: the default LM and sampling, the overlay in force,
 /// and the sinks for the trace and usage. Passed by reference into every `forward`; there are
 /// no globals.
@@ -98,7 +148,7 @@ pub struct RunCx {
     rollout: u32,
     overlay: Option<Arc<Overlay>>,
     trace: Arc<Mutex<Vec<TraceEntry>>>,
-    usage: Arc<Mutex<Usage>>,
+    totals: Arc<Mutex<RunTotals>>,
 }
 
 impl fmt::Debug for RunCx {
@@ -156,7 +206,7 @@ impl RunCx {
             rollout: self.rollout,
             overlay: self.overlay.clone(),
             trace: Arc::default(),
-            usage: Arc::default(),
+            totals: Arc::default(),
         }
     }
 
@@ -177,7 +227,7 @@ impl RunCx {
 
     /// Records one predictor call.
     pub fn record(&self, entry: TraceEntry) {
-        self.usage.lock().unwrap_or_else(PoisonError::into_inner).add(&entry.usage);
+        self.totals.lock().unwrap_or_else(PoisonError::into_inner).add(&entry);
         self.trace.lock().unwrap_or_else(PoisonError::into_inner).push(entry);
     }
 
@@ -188,6 +238,11 @@ impl RunCx {
 
     /// Total usage recorded so far.
     pub fn usage(&self) -> Usage {
-        *self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+        self.totals().usage
+    }
+
+    /// Calls, cache hits, retries, usage and cost recorded so far.
+    pub fn totals(&self) -> RunTotals {
+        *self.totals.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

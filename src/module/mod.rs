@@ -10,7 +10,7 @@ mod error;
 mod predict;
 
 pub use chain_of_thought::ChainOfThought;
-pub use cx::{Overlay, PredictorOverlay, RunCx, TraceEntry};
+pub use cx::{Overlay, PredictorOverlay, RunCx, RunTotals, TraceEntry};
 pub use error::RunError;
 pub use predict::Predict;
 

@@ -231,6 +231,9 @@ impl Predict {
             usage: Default::default(),
             latency: started.elapsed(),
             cache_hit: false,
+            cost_usd: None,
+            retries: 0,
+            finish_reason: None,
             error: None,
             rejected_completions: Vec::new(),
         };
@@ -246,6 +249,9 @@ impl Predict {
         entry.latency = response.latency;
         entry.cache_hit = response.cache_hit;
         entry.served_model = response.served_model.clone();
+        entry.cost_usd = response.cost_usd;
+        entry.retries = response.retries;
+        entry.finish_reason = response.completions.first().and_then(|c| c.finish_reason.clone());
         entry.completions = response.completions.iter().map(|c| c.text.clone()).collect();
         if response.completions.is_empty() {
             let source = LmError::InvalidResponse {

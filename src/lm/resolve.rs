@@ -1,0 +1,226 @@
+//! From a model string (`openai/gpt-4o-mini`) to a ready LM: the provider client under an
+//! adaptive concurrency limit, retries, and the cache.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::anthropic::AnthropicLm;
+use super::cache::{CacheMode, CachedLm, LmCache};
+use super::http::ApiKey;
+use super::limit::{AdaptiveLimit, LimitedLm};
+use super::openai::OpenAiLm;
+use super::pricing::PriceTable;
+use super::retry::{RetryLm, RetryPolicy};
+use super::{Lm, LmError};
+
+/// The wire protocol of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wire {
+    /// OpenAI Chat Completions (and compatible servers).
+    OpenAi,
+    /// Anthropic Messages.
+    Anthropic,
+}
+
+/// How to reach one provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderSettings {
+    /// Its wire protocol.
+    pub wire: Wire,
+    /// The endpoint, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// The environment variable holding the key (`None`: no key is sent).
+    pub api_key_env: Option<String>,
+    /// Whether a missing key is an error (local servers need none).
+    pub key_required: bool,
+    /// The most concurrent requests per model (the adaptive limit's ceiling).
+    pub max_concurrency: usize,
+    /// Per-request time limit.
+    pub timeout: Duration,
+}
+
+impl ProviderSettings {
+    fn new(wire: Wire, base_url: &str, key_env: Option<&str>, key_required: bool) -> Self {
+        ProviderSettings {
+            wire,
+            base_url: base_url.to_string(),
+            api_key_env: key_env.map(str::to_string),
+            key_required,
+            max_concurrency: 8,
+            timeout: Duration::from_secs(120),
+        }
+    }
+
+    /// The built-in providers: `openai`, `anthropic`, `ollama` (local, no key), `vllm`
+    /// (local, optional key).
+    pub fn builtin() -> BTreeMap<String, ProviderSettings> {
+        BTreeMap::from([
+            ("openai".to_string(), Self::new(Wire::OpenAi, "https://api.openai.com/v1", Some("OPENAI_API_KEY"), true)),
+            (
+                "anthropic".to_string(),
+                Self::new(Wire::Anthropic, "https://api.anthropic.com/v1", Some("ANTHROPIC_API_KEY"), true),
+            ),
+            ("ollama".to_string(), Self::new(Wire::OpenAi, "http://localhost:11434/v1", None, false)),
+            ("vllm".to_string(), Self::new(Wire::OpenAi, "http://localhost:8000/v1", Some("VLLM_API_KEY"), false)),
+        ])
+    }
+}
+
+type EnvLookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// One adaptive limit per (provider, model), shared by every LM the factory builds.
+type Limits = Arc<Mutex<HashMap<(String, String), Arc<AdaptiveLimit>>>>;
+
+/// Builds LMs from model strings, sharing one concurrency limit per (provider, model), one
+/// retry policy, one price table and one cache across everything it builds.
+///
+/// ```
+/// use lmc::lm::LmFactory;
+///
+/// let factory = LmFactory::new().with_env(|_| None);
+/// let err = factory.build("openai/gpt-4o-mini").unwrap_err();
+/// assert!(err.to_string().contains("OPENAI_API_KEY"));
+/// assert!(factory.build("ollama/llama3.2").is_ok()); // local: no key needed
+/// ```
+#[derive(Clone)]
+pub struct LmFactory {
+    providers: BTreeMap<String, ProviderSettings>,
+    prices: Arc<PriceTable>,
+    retry: RetryPolicy,
+    cache: Option<(Arc<LmCache>, CacheMode)>,
+    limits: Limits,
+    env: EnvLookup,
+}
+
+impl fmt::Debug for LmFactory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LmFactory")
+            .field("providers", &self.providers)
+            .field("retry", &self.retry)
+            .field("cache", &self.cache.as_ref().map(|(c, m)| (c.path(), *m)))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LmFactory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl LmFactory {
+    /// The built-in providers, the built-in price table, default retries, no cache, and the
+    /// process environment for keys.
+    pub fn new() -> Self {
+        LmFactory {
+            providers: ProviderSettings::builtin(),
+            prices: Arc::new(PriceTable::builtin().clone()),
+            retry: RetryPolicy::default(),
+            cache: None,
+            limits: Arc::default(),
+            env: Arc::new(|name| std::env::var(name).ok()),
+        }
+    }
+
+    /// Adds or replaces a provider.
+    pub fn with_provider(mut self, name: &str, settings: ProviderSettings) -> Self {
+        self.providers.insert(name.to_string(), settings);
+        self
+    }
+
+    /// The provider called `name`, mutably (to change its base URL, say).
+    pub fn provider_mut(&mut self, name: &str) -> Option<&mut ProviderSettings> {
+        self.providers.get_mut(name)
+    }
+
+    /// The providers.
+    pub fn providers(&self) -> &BTreeMap<String, ProviderSettings> {
+        &self.providers
+    }
+
+    /// Uses `prices` for dollar costs.
+    pub fn with_prices(mut self, prices: Arc<PriceTable>) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// Uses `policy` for retries.
+    pub fn with_retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Puts `cache` in front of every LM, in `mode`.
+    pub fn with_cache(mut self, cache: Arc<LmCache>, mode: CacheMode) -> Self {
+        self.cache = Some((cache, mode));
+        self
+    }
+
+    /// Reads API keys through `env` instead of the process environment.
+    pub fn with_env(mut self, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
+        self.env = Arc::new(env);
+        self
+    }
+
+    /// Splits `provider/model` (the model part may itself contain `/`).
+    pub fn split_model(model: &str) -> Result<(&str, &str), LmError> {
+        match model.split_once('/') {
+            Some((provider, name)) if !provider.is_empty() && !name.is_empty() => Ok((provider, name)),
+            _ => Err(LmError::Config(format!(
+                "`{model}` is not a model string: use provider/model, e.g. openai/gpt-4o-mini, anthropic/claude-sonnet-4-5 or ollama/llama3.2"
+            ))),
+        }
+    }
+
+    /// The LM for `model` (`provider/model`): client, limit, retries, cache.
+    pub fn build(&self, model: &str) -> Result<Arc<dyn Lm>, LmError> {
+        let (provider, name) = Self::split_model(model)?;
+        let settings = self.providers.get(provider).ok_or_else(|| {
+            let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
+            LmError::Config(format!(
+                "unknown provider `{provider}` in `{model}`; known: {} (add others under [providers] in lmc.toml)",
+                known.join(", ")
+            ))
+        })?;
+        let key = match &settings.api_key_env {
+            Some(var) => match (self.env)(var).filter(|k| !k.trim().is_empty()) {
+                Some(key) => Some(ApiKey::new(key.trim())),
+                None if settings.key_required => {
+                    return Err(LmError::Config(format!(
+                        "no API key for {provider}: set {var}, or use a local OpenAI-compatible server (ollama/<model>, or --base-url)"
+                    )))
+                }
+                None => None,
+            },
+            None => None,
+        };
+        let client: Arc<dyn Lm> = match settings.wire {
+            Wire::OpenAi => {
+                Arc::new(OpenAiLm::new(provider, name, &settings.base_url, key, settings.timeout, self.prices.clone())?)
+            }
+            Wire::Anthropic => Arc::new(AnthropicLm::new(
+                provider,
+                name,
+                &settings.base_url,
+                key,
+                settings.timeout,
+                self.prices.clone(),
+            )?),
+        };
+        let limit = self
+            .limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry((provider.to_string(), name.to_string()))
+            .or_insert_with(|| Arc::new(AdaptiveLimit::new(settings.max_concurrency)))
+            .clone();
+        let limited: Arc<dyn Lm> = Arc::new(LimitedLm::new(client, limit));
+        let retried: Arc<dyn Lm> = Arc::new(RetryLm::new(limited, self.retry.clone()));
+        Ok(match &self.cache {
+            Some((cache, mode)) => Arc::new(CachedLm::new(retried, cache.clone(), *mode)),
+            None => retried,
+        })
+    }
+}
