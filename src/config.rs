@@ -1118,8 +1118,8 @@ impl ResolvedConfig {
         self.lm.model.value.as_deref().ok_or_else(|| ConfigError {
             path: None,
             key: None,
-            message: "no LM chosen: pass --lm provider/model, set LMC_LM, or set [lm] model in lmc.toml \
-                      (--lm sim runs the offline simulator)"
+            message: "no LM chosen: pass --lm provider/model (e.g. --lm openai/gpt-4o-mini or --lm ollama/llama3.2), \
+                      set LMC_LM, or set [lm] model in lmc.toml"
                 .into(),
         })
     }

@@ -136,6 +136,9 @@ pub struct StepSpec {
     /// This step's adapter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterKind>,
+    /// This step's own LM (`provider/model`), overriding the run's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lm: Option<String>,
 }
 
 /// A program file that cannot be loaded, with the place that needs fixing.
@@ -193,6 +196,7 @@ impl std::error::Error for ProgramError {}
 pub struct Step {
     name: String,
     kind: ModuleKind,
+    lm: Option<String>,
     signature: Signature,
     module: Box<dyn Module>,
 }
@@ -216,6 +220,11 @@ impl Step {
     /// Its module kind.
     pub fn kind(&self) -> ModuleKind {
         self.kind
+    }
+
+    /// The step's own LM (`provider/model`), when the file gives one.
+    pub fn lm(&self) -> Option<&str> {
+        self.lm.as_deref()
     }
 
     /// The step's predictor signature as loaded (with the `reasoning` a chain of thought adds).
@@ -335,7 +344,7 @@ impl Program {
             let module = kind
                 .build(&s.name, signature.clone(), adapter)
                 .map_err(|e| ProgramError::new(Some(&s.name), None, e.message().to_string()))?;
-            steps.push(Step { name: s.name.clone(), kind, signature, module });
+            steps.push(Step { name: s.name.clone(), kind, lm: s.lm.clone(), signature, module });
         }
 
         // Every input must be a program input or an output of an earlier step.

@@ -124,6 +124,39 @@ impl LmFactory {
         }
     }
 
+    /// A factory for a resolved configuration: its providers, its price table, and its cache
+    /// (opened here unless the mode is `off`). Keys are read from `env`.
+    pub fn from_config(resolved: &crate::config::ResolvedConfig, env: crate::config::Env) -> Result<Self, LmError> {
+        let prices = resolved.price_table().map_err(|e| LmError::Config(e.to_string()))?;
+        let mut factory = LmFactory::new().with_prices(Arc::new(prices)).with_env(move |name| env.get(name));
+        for (name, p) in &resolved.providers {
+            let wire = match p.kind.value {
+                crate::config::ProviderKind::OpenAi => Wire::OpenAi,
+                crate::config::ProviderKind::Anthropic => Wire::Anthropic,
+            };
+            let settings = ProviderSettings {
+                wire,
+                base_url: p.base_url.value.clone(),
+                api_key_env: p.api_key_env.value.clone(),
+                key_required: p.key_required,
+                max_concurrency: p.max_concurrency.value,
+                timeout: p.timeout(),
+            };
+            factory = factory.with_provider(name, settings);
+        }
+        let mode = resolved.cache.mode.value;
+        if mode != CacheMode::Off {
+            let path = resolved.cache.path.value.clone().unwrap_or_else(LmCache::default_path);
+            factory = factory.with_cache(Arc::new(LmCache::open(&path)?), mode);
+        }
+        Ok(factory)
+    }
+
+    /// The cache in front of the LMs this factory builds, with its mode.
+    pub fn cache(&self) -> Option<(&Arc<LmCache>, CacheMode)> {
+        self.cache.as_ref().map(|(c, m)| (c, *m))
+    }
+
     /// Adds or replaces a provider.
     pub fn with_provider(mut self, name: &str, settings: ProviderSettings) -> Self {
         self.providers.insert(name.to_string(), settings);

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::lm_args::LmArgs;
+
 /// lmc: a declarative compiler and optimizer for language-model programs (DSPy-style).
 ///
 /// Declare typed signatures, compose them into programs, and let lmc render DSPy-compatible
@@ -18,6 +20,19 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Run a program on one example and print the outputs, tokens, cost and latency.
+    #[command(after_help = "Examples:\n  \
+        lmc run --program programs/triage.toml --input '{\"ticket\": \"I was charged twice\"}' --lm openai/gpt-4o-mini\n  \
+        lmc run --program programs/math_qa.toml --input @question.json --lm ollama/llama3.2 --json")]
+    Run(RunArgs),
+    /// Print the resolved configuration: each setting, its value and where it comes from.
+    #[command(
+        after_help = "Precedence: flags, then environment (LMC_*, provider keys), then the spec file, then lmc.toml, \
+        then built-in defaults. API keys are shown as set or unset, never their value."
+    )]
+    Config(ConfigArgs),
+    /// Inspect and manage the LM cache.
+    Cache(CacheArgs),
     /// Show what lmc sends and how it reads replies, without calling a model.
     Inspect {
         #[command(subcommand)]
@@ -146,4 +161,64 @@ pub(crate) struct ProgramArgs {
     /// The program file.
     #[arg(value_name = "FILE")]
     pub(crate) program: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The program file (programs/*.toml).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) program: PathBuf,
+
+    /// The program's inputs: a JSON object, or @FILE to read one from a file.
+    #[arg(long, value_name = "JSON")]
+    pub(crate) input: String,
+
+    #[command(flatten)]
+    pub(crate) lm: LmArgs,
+
+    /// Print one JSON object (outputs, usage, cost, latency, per-call trace).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    #[command(flatten)]
+    pub(crate) lm: LmArgs,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CacheArgs {
+    /// The cache database (default: LMC_CACHE_PATH, else ~/.cache/lmc/cache.sqlite).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) cache_path: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: CacheCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CacheCommand {
+    /// Entries, size on disk, entries per model.
+    Stats {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove every entry.
+    Clear,
+    /// Write every entry to a portable JSONL file (commit it, or pass it between CI jobs).
+    Export {
+        /// The file to write.
+        file: PathBuf,
+    },
+    /// Add the entries of an exported file (existing keys are kept).
+    Import {
+        /// The file to read.
+        file: PathBuf,
+    },
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use lmc::{AdapterKind, ChainOfThought, Example, Fields, ModuleKind, Predict, Program, Signature};
+use lmc::{AdapterKind, ChainOfThought, Example, ModuleKind, Predict, Program, Signature};
 use serde_json::{json, Value};
 
 use crate::cli::{AdapterArg, ModuleArg, ParseArgs, PredictorArgs, ProgramArgs, PromptArgs, PromptFormat};
@@ -67,35 +67,6 @@ fn build_predictor(args: &PredictorArgs) -> anyhow::Result<Predict> {
     Ok(predict.with_adapter(adapter))
 }
 
-fn read_json_object(text: &str, what: &str) -> anyhow::Result<Fields> {
-    let value: Value = serde_json::from_str(text).with_context(|| format!("{what} is not valid JSON"))?;
-    match value {
-        Value::Object(map) => Ok(map),
-        other => bail!("{what} must be a JSON object like {{\"question\": \"...\"}}, found {}", kind_of(&other)),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
-fn read_inputs(arg: &str) -> anyhow::Result<Fields> {
-    match arg.strip_prefix('@') {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read --input file {path}"))?;
-            read_json_object(&text, &format!("--input file {path}"))
-        }
-        None => read_json_object(arg, "--input"),
-    }
-}
-
 /// Demos from a JSON array of objects, or a JSONL file of objects.
 fn read_demos(path: &Path) -> anyhow::Result<Vec<Example>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read demos file {}", path.display()))?;
@@ -114,14 +85,20 @@ fn read_demos(path: &Path) -> anyhow::Result<Vec<Example>> {
         let v: Value = serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
         match v {
             Value::Array(items) => items.into_iter().enumerate().map(|(i, v)| (format!("demo {i}"), v)).collect(),
-            other => bail!("{} must hold a JSON array of demo objects, found {}", path.display(), kind_of(&other)),
+            other => bail!(
+                "{} must hold a JSON array of demo objects, found {}",
+                path.display(),
+                crate::input::kind_of(&other)
+            ),
         }
     };
     objects
         .into_iter()
         .map(|(place, v)| match v {
             Value::Object(map) => Ok(Example::from_fields(map)),
-            other => bail!("{}: {place} must be a JSON object, found {}", path.display(), kind_of(&other)),
+            other => {
+                bail!("{}: {place} must be a JSON object, found {}", path.display(), crate::input::kind_of(&other))
+            }
         })
         .collect()
 }
@@ -129,7 +106,7 @@ fn read_demos(path: &Path) -> anyhow::Result<Vec<Example>> {
 /// `lmc inspect prompt`.
 pub(crate) fn prompt(args: &PromptArgs) -> anyhow::Result<ExitCode> {
     let predict = build_predictor(&args.predictor)?;
-    let inputs = read_inputs(&args.input)?;
+    let inputs = crate::input::inputs(&args.input)?;
     let unknown: Vec<&str> =
         inputs.keys().map(String::as_str).filter(|k| predict.signature().input(k).is_none()).collect();
     if !unknown.is_empty() {

@@ -3,9 +3,14 @@
 //! Thin glue: parse flags, call the library, print, and map errors to DESIGN.md's exit
 //! codes (0 success, 1 a gate check failed, 2 usage, configuration, data or provider error).
 
+mod cache_cmd;
 mod cli;
+mod config_cmd;
+mod input;
 mod inspect;
+mod lm_args;
 mod output;
+mod run;
 
 use std::process::ExitCode;
 
@@ -19,6 +24,9 @@ const EXIT_ERROR: u8 = 2;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => run::run(&args),
+        Command::Config(args) => config_cmd::config(&args),
+        Command::Cache(args) => cache_cmd::cache(&args),
         Command::Inspect { command } => match command {
             InspectCommand::Prompt(args) => inspect::prompt(&args),
             InspectCommand::Parse(args) => inspect::parse(&args),

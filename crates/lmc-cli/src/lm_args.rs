@@ -1,0 +1,70 @@
+//! The LM flags every command that calls a model shares, and how they resolve with the
+//! environment, the spec file and `lmc.toml` (DESIGN.md §4 precedence).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use lmc::config::{CacheMode, Config, Env, Flags, ResolvedConfig, Resolver};
+use lmc::lm::LmFactory;
+
+/// Which LM to call and how.
+#[derive(Debug, Args)]
+pub(crate) struct LmArgs {
+    /// The LM as provider/model: openai/gpt-4o-mini, anthropic/claude-sonnet-4-5,
+    /// ollama/llama3.2, vllm/<model>, or a provider named in lmc.toml. Env: LMC_LM.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub(crate) lm: Option<String>,
+
+    /// The endpoint of the chosen provider (any OpenAI-compatible server). Env: LMC_BASE_URL.
+    #[arg(long, value_name = "URL")]
+    pub(crate) base_url: Option<String>,
+
+    /// Sampling temperature sent with every request.
+    #[arg(long, value_name = "T")]
+    pub(crate) temperature: Option<f64>,
+
+    /// The most tokens per completion (Anthropic requires it).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_tokens: Option<u32>,
+
+    /// The cache database. Env: LMC_CACHE_PATH (default ~/.cache/lmc/cache.sqlite).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) cache_path: Option<PathBuf>,
+
+    /// read-write (default), off, refresh, or replay-only (a miss is an error). Env: LMC_CACHE_MODE.
+    #[arg(long, value_name = "MODE")]
+    pub(crate) cache_mode: Option<CacheMode>,
+
+    /// A price file whose entries override the built-in price table. Env: LMC_PRICES.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) prices: Option<PathBuf>,
+}
+
+impl LmArgs {
+    /// Resolves flags, environment and the project's lmc.toml (found from the current
+    /// directory upwards).
+    pub(crate) fn resolve(&self) -> anyhow::Result<(ResolvedConfig, Env)> {
+        let env = Env::process();
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let project = Config::discover(&cwd)?;
+        let flags = Flags {
+            lm: self.lm.clone(),
+            base_url: self.base_url.clone(),
+            temperature: self.temperature,
+            max_tokens: self.max_tokens,
+            cache_path: self.cache_path.clone(),
+            cache_mode: self.cache_mode,
+            prices: self.prices.clone(),
+        };
+        let resolved = Resolver::new(&env).flags(flags).project_file(project).resolve()?;
+        Ok((resolved, env))
+    }
+
+    /// The resolved configuration and an LM factory for it (with its cache opened).
+    pub(crate) fn factory(&self) -> anyhow::Result<(ResolvedConfig, LmFactory)> {
+        let (resolved, env) = self.resolve()?;
+        let factory = LmFactory::from_config(&resolved, env)?;
+        Ok((resolved, factory))
+    }
+}
