@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
-use lmc::lm::{LmFactory, ProviderSettings, Wire};
+use lmc::lm::pricing::PriceTable;
+use lmc::lm::{LmFactory, OpenAiLm, ProviderSettings, Wire};
 use lmc::{Lm, LmRequest, Message, Sampling};
 use mock_server::{MockServer, Reply};
 use serde_json::json;
@@ -29,10 +30,7 @@ fn reply() -> Reply {
 }
 
 async fn run_lm(lm: Arc<dyn Lm>, concurrency: usize) -> f64 {
-    let request = Arc::new(LmRequest::new(
-        vec![Message::system("You answer questions."), Message::user("[[ ## question ## ]]\nCapital of France?")],
-        Sampling { temperature: Some(0.0), max_tokens: Some(64), ..Sampling::default() },
-    ));
+    let request = Arc::new(bench_request());
     let started = Instant::now();
     let per_worker = REQUESTS / concurrency;
     join_all((0..concurrency).map(|_| {
@@ -47,9 +45,16 @@ async fn run_lm(lm: Arc<dyn Lm>, concurrency: usize) -> f64 {
     (per_worker * concurrency) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn run_raw(url: String, concurrency: usize) -> f64 {
-    let client = reqwest::Client::new();
-    let body = json!({"model": "bench-model", "messages": [{"role": "user", "content": "Capital of France?"}]});
+fn bench_request() -> LmRequest {
+    LmRequest::new(
+        vec![Message::system("You answer questions."), Message::user("[[ ## question ## ]]\nCapital of France?")],
+        Sampling { temperature: Some(0.0), max_tokens: Some(64), ..Sampling::default() },
+    )
+}
+
+/// The same body lmc sends, posted by a bare reqwest client with the same timeout.
+async fn run_raw(url: String, body: serde_json::Value, concurrency: usize) -> f64 {
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let started = Instant::now();
     let per_worker = REQUESTS / concurrency;
     join_all((0..concurrency).map(|_| {
@@ -82,11 +87,22 @@ fn main() {
                 timeout: Duration::from_secs(30),
             };
             let lm = LmFactory::new().with_provider("local", settings).build("local/bench-model").unwrap();
+            let body = OpenAiLm::new(
+                "local",
+                "bench-model",
+                &server.base_url(),
+                None,
+                Duration::from_secs(30),
+                Arc::new(PriceTable::builtin().clone()),
+            )
+            .unwrap()
+            .request_body(&bench_request());
+            let url = format!("{}/chat/completions", server.base_url());
             // Warm the connection pools.
             run_lm(lm.clone(), concurrency).await;
-            run_raw(format!("{}/chat/completions", server.base_url()), concurrency).await;
+            run_raw(url.clone(), body.clone(), concurrency).await;
             let ours = run_lm(lm, concurrency).await;
-            let raw = run_raw(format!("{}/chat/completions", server.base_url()), concurrency).await;
+            let raw = run_raw(url, body, concurrency).await;
             println!("{concurrency:>11} {ours:>14.0} {raw:>14.0} {:>8.2}x", ours / raw);
         }
     });

@@ -161,7 +161,7 @@ fn precedence_is_flag_env_spec_file_default() {
     );
     assert_eq!(r.cache.mode, setting(CacheMode::ReadWrite, Source::Default));
     assert_eq!(r.lm.model.source.to_string(), "default");
-    assert!(r.require_model().unwrap_err().to_string().contains("--lm sim"));
+    assert!(r.require_model().unwrap_err().to_string().contains("--lm provider/model"));
 }
 
 fn setting<T>(value: T, source: Source) -> lmc::config::Setting<T> {

@@ -12,7 +12,7 @@ use lmc::lm::LmFactory;
 #[derive(Debug, Args)]
 pub(crate) struct LmArgs {
     /// The LM as provider/model: openai/gpt-4o-mini, anthropic/claude-sonnet-4-5,
-    /// ollama/llama3.2, vllm/<model>, or a provider named in lmc.toml. Env: LMC_LM.
+    /// ollama/llama3.2, vllm/MODEL, or a provider named in lmc.toml. Env: LMC_LM.
     #[arg(long, value_name = "PROVIDER/MODEL")]
     pub(crate) lm: Option<String>,
 
