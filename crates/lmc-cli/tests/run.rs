@@ -161,3 +161,34 @@ fn config_shows_sources_and_never_a_key_value() {
     assert!(value.to_string().contains("openai/gpt-4o"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_are_logged_and_counted() {
+    let limited = Reply::status(429, json!({"error": {"message": "slow down", "code": "rate_limit_exceeded"}}))
+        .with_header("retry-after", "0.1");
+    let server = MockServer::start(vec![limited], triage_reply()).await;
+    let dir = scratch("retries");
+    let program = repo().join("programs/math_qa.toml");
+    let out = lmc(
+        &dir,
+        &[
+            "run",
+            "--program",
+            program.to_str().unwrap(),
+            "--input",
+            r#"{"question": "1+1?"}"#,
+            "--lm",
+            "vllm/m",
+            "--base-url",
+            &server.base_url(),
+            "--cache-mode",
+            "off",
+        ],
+        &[],
+    );
+    // The reply has no `answer` for math_qa, so the run fails to parse; the retry still shows.
+    let err = text(&out.stderr);
+    assert!(err.contains("retrying LM request"), "{err}");
+    assert_eq!(server.requests().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
