@@ -89,6 +89,7 @@ pub mod module;
 pub mod program;
 pub mod prompt;
 pub mod signature;
+pub mod sim;
 pub mod typed;
 
 /// `#[derive(Signature)]`: see [`typed`].
