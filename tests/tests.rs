@@ -25,6 +25,8 @@ mod programs;
 mod providers;
 /// The string-signature parser: types, errors with columns, a never-panics property.
 mod signature;
+/// The offline simulator's response model.
+mod sim;
 /// Rendered prompts as insta snapshots.
 mod snapshots;
 /// `#[derive(Signature)]` and typed predictors: type mapping, prompt equality, round trips.

@@ -90,6 +90,7 @@ pub struct LmFactory {
     prices: Arc<PriceTable>,
     retry: RetryPolicy,
     cache: Option<(Arc<LmCache>, CacheMode)>,
+    sim: Option<Arc<crate::sim::SimWorld>>,
     limits: Limits,
     env: EnvLookup,
 }
@@ -119,6 +120,7 @@ impl LmFactory {
             prices: Arc::new(PriceTable::builtin().clone()),
             retry: RetryPolicy::default(),
             cache: None,
+            sim: None,
             limits: Arc::default(),
             env: Arc::new(|name| std::env::var(name).ok()),
         }
@@ -191,6 +193,12 @@ impl LmFactory {
         self
     }
 
+    /// Answers the model `sim` (or `sim/<anything>`) with the offline simulator over `world`.
+    pub fn with_sim_world(mut self, world: Arc<crate::sim::SimWorld>) -> Self {
+        self.sim = Some(world);
+        self
+    }
+
     /// Reads API keys through `env` instead of the process environment.
     pub fn with_env(mut self, env: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> Self {
         self.env = Arc::new(env);
@@ -209,6 +217,15 @@ impl LmFactory {
 
     /// The LM for `model` (`provider/model`): client, limit, retries, cache.
     pub fn build(&self, model: &str) -> Result<Arc<dyn Lm>, LmError> {
+        if model == "sim" || model.starts_with("sim/") {
+            // The simulator runs in process: no limit, retries or cache are needed.
+            return match &self.sim {
+                Some(world) => Ok(Arc::new(crate::sim::SimLm::new(world.clone()))),
+                None => Err(LmError::Config(
+                    "the simulator needs a world: pass --world DATASET.jsonl (the task's labeled data)".into(),
+                )),
+            };
+        }
         let (provider, name) = Self::split_model(model)?;
         let settings = self.providers.get(provider).ok_or_else(|| {
             let known: Vec<&str> = self.providers.keys().map(String::as_str).collect();
@@ -222,7 +239,8 @@ impl LmFactory {
                 Some(key) => Some(ApiKey::new(key.trim())),
                 None if settings.key_required => {
                     return Err(LmError::Config(format!(
-                        "no API key for {provider}: set {var}, or use a local OpenAI-compatible server (ollama/<model>, or --base-url)"
+                        "no API key for {provider}: set {var}, use a local OpenAI-compatible server (ollama/<model>, or --base-url), \
+                         or try lmc offline with --lm sim --world DATASET.jsonl"
                     )))
                 }
                 None => None,

@@ -46,7 +46,7 @@ pub(crate) fn read(request: &LmRequest) -> ReadRequest {
         Some((last, earlier)) if last.role == Role::User => (Some(*last), earlier),
         _ => (None, &turns[..]),
     };
-    let inputs = last.map(|m| sections(&m.content)).unwrap_or_default();
+    let inputs = last.map(|m| sections(without_requirements(&m.content))).unwrap_or_default();
     let mut demos = Vec::new();
     for pair in earlier.chunks(2) {
         if let [user, assistant] = pair {
@@ -64,7 +64,9 @@ fn listed_fields(system: &str, header: &str) -> Vec<ListedField> {
     let Some((_, rest)) = system.split_once(header) else { return Vec::new() };
     let mut fields = Vec::new();
     for line in rest.lines().skip(1) {
-        let Some(after_num) = line.split_once(". `").map(|(n, r)| (n, r)).filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit())) else {
+        let Some(after_num) =
+            line.split_once(". `").filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
+        else {
             break;
         };
         let rest = after_num.1;
@@ -74,6 +76,16 @@ fn listed_fields(system: &str, header: &str) -> Vec<ListedField> {
         fields.push(ListedField { name: name.to_string(), type_name });
     }
     fields
+}
+
+/// The request's user turn without the closing "Respond with ..." reminder, which follows the
+/// last input section with no header of its own.
+fn without_requirements(text: &str) -> &str {
+    ["\n\nRespond with the corresponding output fields", "\n\nRespond with a JSON object"]
+        .iter()
+        .filter_map(|marker| text.rfind(marker))
+        .min()
+        .map_or(text, |at| &text[..at])
 }
 
 /// `[[ ## name ## ]]` sections of a message, in order, as trimmed text.

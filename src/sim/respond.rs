@@ -56,7 +56,8 @@ fn wrong_answer(world: &SimWorld, item: &Item, draw: u64) -> String {
         AnswerKind::Number => {
             let gold = number(&item.gold).unwrap_or(0.0);
             // Near misses: off by one or two, ten percent, or a factor of two.
-            let candidates = [gold + 1.0, gold - 1.0, gold + 2.0, (gold * 1.1).round(), gold * 2.0, (gold / 2.0).round()];
+            let candidates =
+                [gold + 1.0, gold - 1.0, gold + 2.0, (gold * 1.1).round(), gold * 2.0, (gold / 2.0).round()];
             let mut pick = candidates[(draw % candidates.len() as u64) as usize];
             if (pick - gold).abs() < 1e-9 {
                 pick = gold + 3.0;
@@ -134,7 +135,8 @@ fn proposal(world: &SimWorld, read: &ReadRequest, draw_key: &[u8]) -> String {
 pub(crate) fn reply(world: &SimWorld, read: &ReadRequest, rollout: u64, request_key: u64) -> String {
     let s = world.settings();
     let seed = s.seed.to_le_bytes();
-    let item_index = world.find(&read.inputs).map(|item| world.items().iter().position(|i| i.id == item.id).unwrap_or(0));
+    let item_index =
+        world.find(&read.inputs).map(|item| world.items().iter().position(|i| i.id == item.id).unwrap_or(0));
     let answer = item_index.map(|i| {
         let item = &world.items()[i];
         let p = probability(world, read, item);
@@ -153,7 +155,9 @@ pub(crate) fn reply(world: &SimWorld, read: &ReadRequest, rollout: u64, request_
             match &answer {
                 Some(a) => match (number(a), field.type_name.as_str()) {
                     (Some(x), "int") if x.fract() == 0.0 => Value::from(x as i64),
-                    (Some(x), "float") => serde_json::Number::from_f64(x).map_or(Value::String(a.clone()), Value::Number),
+                    (Some(x), "float") => {
+                        serde_json::Number::from_f64(x).map_or(Value::String(a.clone()), Value::Number)
+                    }
                     _ => Value::String(a.clone()),
                 },
                 None => filler(field, &topic),

@@ -140,10 +140,8 @@ impl SimWorld {
                 Some(cols) => cols.iter().collect(),
                 None => record.keys().filter(|k| **k != answer_column).collect(),
             };
-            let inputs: Vec<(String, String)> = columns
-                .into_iter()
-                .filter_map(|c| record.get(c).map(|v| (c.clone(), normalize(&py_str(v)))))
-                .collect();
+            let inputs: Vec<(String, String)> =
+                columns.into_iter().filter_map(|c| record.get(c).map(|v| (c.clone(), normalize(&py_str(v))))).collect();
             let key: String = inputs.iter().map(|(k, v)| format!("{k}={v}\u{1f}")).collect();
             let id = rng::hash(&[key.as_bytes()]);
             // Difficulty is a property of the item, not of the seed.

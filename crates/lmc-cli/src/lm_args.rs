@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 use lmc::config::{CacheMode, Config, Env, Flags, ResolvedConfig, Resolver};
+use std::sync::Arc;
+
 use lmc::lm::LmFactory;
+use lmc::sim::{SimSettings, SimWorld};
 
 /// Which LM to call and how.
 #[derive(Debug, Args)]
@@ -39,6 +42,26 @@ pub(crate) struct LmArgs {
     /// A price file whose entries override the built-in price table. Env: LMC_PRICES.
     #[arg(long, value_name = "FILE")]
     pub(crate) prices: Option<PathBuf>,
+
+    /// The simulator's world for --lm sim: a labeled JSONL dataset (usually the task's data).
+    #[arg(long, value_name = "DATASET")]
+    pub(crate) world: Option<PathBuf>,
+
+    /// The output field the simulator answers right or wrong (default: answer).
+    #[arg(long, value_name = "FIELD", requires = "world")]
+    pub(crate) sim_answer_field: Option<String>,
+
+    /// The dataset column with the gold answer (default: the answer field).
+    #[arg(long, value_name = "COLUMN", requires = "world")]
+    pub(crate) sim_answer_column: Option<String>,
+
+    /// A phrase that helps the simulator when the instructions contain it; repeat for several.
+    #[arg(long = "sim-hint", value_name = "TEXT", requires = "world")]
+    pub(crate) sim_hints: Vec<String>,
+
+    /// The simulator's seed (default 0).
+    #[arg(long, value_name = "N", requires = "world")]
+    pub(crate) sim_seed: Option<u64>,
 }
 
 impl LmArgs {
@@ -64,7 +87,25 @@ impl LmArgs {
     /// The resolved configuration and an LM factory for it (with its cache opened).
     pub(crate) fn factory(&self) -> anyhow::Result<(ResolvedConfig, LmFactory)> {
         let (resolved, env) = self.resolve()?;
-        let factory = LmFactory::from_config(&resolved, env)?;
+        let mut factory = LmFactory::from_config(&resolved, env)?;
+        if let Some(world) = self.sim_world()? {
+            factory = factory.with_sim_world(Arc::new(world));
+        }
         Ok((resolved, factory))
+    }
+
+    /// The simulator's world, when --world is given.
+    pub(crate) fn sim_world(&self) -> anyhow::Result<Option<SimWorld>> {
+        let Some(path) = &self.world else { return Ok(None) };
+        let mut settings = SimSettings::default();
+        if let Some(field) = &self.sim_answer_field {
+            settings.answer_field = field.clone();
+        }
+        settings.answer_column = self.sim_answer_column.clone();
+        settings.hints = self.sim_hints.clone();
+        if let Some(seed) = self.sim_seed {
+            settings.seed = seed;
+        }
+        Ok(Some(SimWorld::load(path, settings)?))
     }
 }

@@ -52,11 +52,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let trace = cx.trace();
     let prediction = result?;
 
+    let simulated = trace.iter().any(|t| t.lm.provider == "sim");
     if args.json {
         let calls: Vec<Value> = trace.iter().map(call_json).collect();
         print_json(&json!({
             "program": program.name(),
             "lm": model,
+            "simulated": simulated,
             "outputs": prediction.fields(),
             "usage": totals.usage,
             "calls": totals.calls,
@@ -101,9 +103,16 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
         cost,
         elapsed.as_secs_f64()
     ));
+    if simulated {
+        lines.push(SIMULATED.to_string());
+    }
     print_line(&lines.join("\n"))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// Said under every result that came from the simulator.
+const SIMULATED: &str =
+    "(simulated LM: answers come from lmc's offline simulator; they say nothing about any model's quality)";
 
 /// The dollar figure, or `None` when a call could not be priced (never a silent 0).
 fn priced(total: f64, unpriced_calls: u64) -> Option<f64> {
