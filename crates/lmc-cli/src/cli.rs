@@ -33,6 +33,17 @@ pub(crate) enum Command {
     Config(ConfigArgs),
     /// Inspect and manage the LM cache.
     Cache(CacheArgs),
+    /// Serve the offline simulator as an OpenAI-compatible HTTP server on loopback, with
+    /// optional fault injection (a simulator, not a model).
+    #[command(after_help = "Routes: POST /v1/chat/completions, GET /v1/models, GET /stats.\n\n\
+        Faults are drawn per request from a hash of the seed, the request body and how many times that body \
+        was seen before, so a retry can succeed and a rerun repeats them. Each request draws at most one fault; \
+        the probabilities may sum to at most 1.\n\n\
+        Examples:\n  \
+        lmc sim-server --world datasets/gsm8k/test.jsonl --port 8000\n  \
+        lmc sim-server --world datasets/gsm8k/test.jsonl --port 0 --p429 0.2 --retry-after 0.05 --pdrop 0.1 --seed 7\n  \
+        lmc run --program programs/math_qa.toml --input '{\"question\": \"...\"}' --lm vllm/sim --base-url http://127.0.0.1:8000/v1")]
+    SimServer(SimServerArgs),
     /// Show what lmc sends and how it reads replies, without calling a model.
     Inspect {
         #[command(subcommand)]
@@ -221,4 +232,87 @@ pub(crate) enum CacheCommand {
         /// The file to read.
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimServerArgs {
+    /// The world: a labeled dataset (JSONL, or a JSON array of objects).
+    #[arg(long, value_name = "DATASET")]
+    pub(crate) world: PathBuf,
+
+    /// The port on 127.0.0.1 (0 picks a free one; the URL is printed).
+    #[arg(long, value_name = "P")]
+    pub(crate) port: u16,
+
+    /// The output field the simulator answers right or wrong (default: answer).
+    #[arg(long, value_name = "FIELD")]
+    pub(crate) answer_field: Option<String>,
+
+    /// The dataset column with the gold answer (default: the answer field).
+    #[arg(long, value_name = "COLUMN")]
+    pub(crate) answer_column: Option<String>,
+
+    /// A phrase that helps when the instructions contain it; repeat for several.
+    #[arg(long = "hint", value_name = "TEXT")]
+    pub(crate) hints: Vec<String>,
+
+    /// The seed of the fault and latency draws.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub(crate) seed: u64,
+
+    /// Base latency of each chat request, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) latency_ms: u64,
+
+    /// The latency varies by up to this many milliseconds either way.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) jitter_ms: u64,
+
+    /// Rate of 429 replies (with Retry-After).
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    pub(crate) p429: f64,
+
+    /// Rate of 500 replies.
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    pub(crate) p500: f64,
+
+    /// Rate of 503 replies.
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    pub(crate) p503: f64,
+
+    /// Rate of connections dropped mid-reply.
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    pub(crate) pdrop: f64,
+
+    /// Rate of 200 replies whose body is not JSON.
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    pub(crate) pgarbage: f64,
+
+    /// Rate of replies cut in half with finish_reason "length".
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    pub(crate) ptrunc: f64,
+
+    /// The Retry-After sent with a 429, in seconds (fractions allowed).
+    #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = seconds)]
+    pub(crate) retry_after: f64,
+}
+
+/// A probability flag: a number in [0, 1].
+fn probability(text: &str) -> Result<f64, String> {
+    let p: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+    if (0.0..=1.0).contains(&p) {
+        Ok(p)
+    } else {
+        Err(format!("{p} is not a probability: it must be between 0 and 1"))
+    }
+}
+
+/// A duration flag in seconds: a finite, non-negative number.
+fn seconds(text: &str) -> Result<f64, String> {
+    let s: f64 = text.trim().parse().map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if s.is_finite() && s >= 0.0 {
+        Ok(s)
+    } else {
+        Err(format!("{s} is not a number of seconds: it must be 0 or more"))
+    }
 }

@@ -11,6 +11,7 @@ mod inspect;
 mod lm_args;
 mod output;
 mod run;
+mod sim_server;
 
 use std::process::ExitCode;
 
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Config(args) => config_cmd::config(&args),
         Command::Cache(args) => cache_cmd::cache(&args),
+        Command::SimServer(args) => sim_server::sim_server(&args),
         Command::Inspect { command } => match command {
             InspectCommand::Prompt(args) => inspect::prompt(&args),
             InspectCommand::Parse(args) => inspect::parse(&args),
