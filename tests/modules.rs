@@ -177,7 +177,7 @@ fn lm_errors_name_the_predictor() {
         block_on(Predict::new("p", sig("q -> a")).forward(&RunCx::new().with_lm(lm), &Example::new().with("q", "?")))
             .unwrap_err();
     assert_eq!(err.predictor(), "p");
-    assert!(err.to_string().contains("no key"));
+    assert!(err.report().contains("predictor `p`: LM configuration: no key"));
 }
 
 #[test]

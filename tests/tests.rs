@@ -27,6 +27,8 @@ mod providers;
 mod signature;
 /// The offline simulator's response model.
 mod sim;
+/// The simulator's HTTP server: wire format, faults, stats.
+mod sim_server;
 /// Rendered prompts as insta snapshots.
 mod snapshots;
 /// `#[derive(Signature)]` and typed predictors: type mapping, prompt equality, round trips.

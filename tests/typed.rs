@@ -239,7 +239,7 @@ fn a_value_that_does_not_fit_the_rust_type_is_a_parse_error_naming_the_field() {
     let lmc::RunError::Parse { source, .. } = &err else { panic!("expected a parse error, got {err}") };
     assert_eq!(source.invalid_fields(), ["small", "place"], "{source}");
     assert!(source.raw().contains("[[ ## small ## ]]\n300"));
-    assert!(err.to_string().contains("u8"), "{err}");
+    assert!(err.report().contains("u8"), "{err}");
 }
 
 #[test]

@@ -33,8 +33,9 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
-    /// The LM request failed.
-    #[error("predictor `{predictor}`: {source}")]
+    /// The LM request failed. (The message names the predictor; the cause is the source, so
+    /// that error reporters that walk the chain print it once.)
+    #[error("predictor `{predictor}`")]
     Lm {
         /// The predictor.
         predictor: String,
@@ -44,7 +45,7 @@ pub enum RunError {
     },
     /// The LM replied, but the reply does not hold the outputs. The usage of the call is kept:
     /// a failed parse still costs money.
-    #[error("predictor `{predictor}`: {source}")]
+    #[error("predictor `{predictor}`")]
     Parse {
         /// The predictor.
         predictor: String,
@@ -57,6 +58,18 @@ pub enum RunError {
 }
 
 impl RunError {
+    /// The message with every cause, `predictor `p`: cause: cause`, as a report prints it.
+    pub fn report(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+
     /// The predictor the error comes from.
     pub fn predictor(&self) -> &str {
         match self {

@@ -64,9 +64,7 @@ fn listed_fields(system: &str, header: &str) -> Vec<ListedField> {
     let Some((_, rest)) = system.split_once(header) else { return Vec::new() };
     let mut fields = Vec::new();
     for line in rest.lines().skip(1) {
-        let Some(after_num) =
-            line.split_once(". `").filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit()))
-        else {
+        let Some(after_num) = line.split_once(". `").filter(|(n, _)| n.chars().all(|c| c.is_ascii_digit())) else {
             break;
         };
         let rest = after_num.1;

@@ -16,7 +16,8 @@
 //!   model. The reply is a `chat.completion` object with a deterministic `id`, `created: 0`,
 //!   `model: "sim/<world>"`, one choice per completion and `usage`
 //!   (`prompt_tokens`, `completion_tokens`, `total_tokens`) counted as the response model
-//!   counts them. A body that is not such a request (not JSON, no `messages`, `stream: true`,
+//!   counts them. `max_tokens` travels in the request, but the response model does not cut
+//!   replies by it (`ptrunc` simulates cut replies). A body that is not such a request (not JSON, no `messages`, `stream: true`,
 //!   an unknown role or response format) gets `400` with an OpenAI-style
 //!   `{"error": {"message", "type": "invalid_request_error", "param", "code"}}` body and is
 //!   never faulted.
@@ -40,7 +41,7 @@
 //! | rate limit | `p429` | `429`, `Retry-After: <retry_after_secs>` and `retry-after-ms`, an OpenAI `rate_limit_exceeded` error body |
 //! | server error | `p500` | `500`, an OpenAI `server_error` body |
 //! | overload | `p503` | `503`, an OpenAI `server_error` body (`code: "overloaded"`) |
-//! | drop | `pdrop` | `200` headers, then part of the body, then the connection is aborted: a transport error |
+//! | drop | `pdrop` | the connection is aborted: for half of the drops (a further draw) before any response, for the other half after the `200` headers and half of the body; either way a transport error |
 //! | garbage | `pgarbage` | `200` with a body that is not JSON (the reply cut in half, then noise) |
 //! | truncation | `ptrunc` | `200`, every choice's content cut to half its characters, `finish_reason: "length"` |
 //!
@@ -56,6 +57,11 @@
 //! requests produces the same faults, latencies and replies. (When identical bodies are in
 //! flight concurrently, which of them is attempt 0 depends on arrival order.) Reply text never
 //! depends on faults: a truncated reply is the first half of the reply an `ok` would carry.
+//! The fault `seed` is independent of the world's own seed ([`SimSettings`]`::seed`), which
+//! decides which answers are right. The server remembers one counter per distinct body it
+//! has seen, for its lifetime.
+//!
+//! [`SimSettings`]: super::SimSettings
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -106,6 +112,9 @@ const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
 
 /// The most completions one request may ask for.
 const MAX_N: u64 = 128;
+
+/// How long a mid-body drop waits after the first half of the body before aborting.
+const DROP_PAUSE: Duration = Duration::from_millis(20);
 
 /// The longest `Retry-After` the server may be configured to send (a day).
 const MAX_RETRY_AFTER_SECS: f64 = 86_400.0;
@@ -450,6 +459,12 @@ impl SimServer {
         self.shared.stats()
     }
 
+    /// A function that reads the counters, usable after `serve` has taken the server.
+    pub fn stats_handle(&self) -> impl Fn() -> SimStats + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || shared.stats()
+    }
+
     /// Serves until the listener fails (in practice, until the process ends).
     pub async fn serve(self) -> io::Result<()> {
         axum::serve(self.listener, router(self.shared)).await
@@ -598,7 +613,7 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
         Some(Fault::Truncated) => {
             let mut response = reply();
             for completion in &mut response.completions {
-                completion.text = completion.text.chars().take(completion.text.chars().count() / 2).collect();
+                completion.text = first_half(&completion.text);
             }
             response.usage.output_tokens = response.completions.iter().map(|c| tokens(&c.text)).sum();
             count_tokens(counters, &response);
@@ -631,7 +646,11 @@ async fn chat_completions(State(shared): State<Arc<Shared>>, body: Bytes) -> Res
     }
     match plan {
         Plan::Ok(value) => json_response(StatusCode::OK, &value),
-        Plan::Fault(fault, value) => fault_response(&shared, fault, value.as_ref()),
+        Plan::Fault(fault, value) => {
+            // Half of the drops (by another draw) happen mid-body, half before any response.
+            let mid_body = rng::hash(&[b"drop", &body, &attempt.to_le_bytes()]) % 2 == 1;
+            fault_response(&shared, fault, value.as_ref(), mid_body)
+        }
     }
 }
 
@@ -676,7 +695,7 @@ fn completion_json(id: &str, model: &str, response: &LmResponse, truncated: bool
     })
 }
 
-fn fault_response(shared: &Shared, fault: Fault, reply: Option<&Value>) -> Response {
+fn fault_response(shared: &Shared, fault: Fault, reply: Option<&Value>, drop_mid_body: bool) -> Response {
     let model = &shared.model;
     match fault {
         Fault::RateLimited => {
@@ -724,20 +743,33 @@ fn fault_response(shared: &Shared, fault: Fault, reply: Option<&Value>) -> Respo
             with_json_type(Response::new(Body::from(garbage)))
         }
         Fault::Dropped => {
-            // Headers and part of the body go out, then the body stream fails: hyper aborts
-            // the connection without completing the chunked body, so the client sees a
-            // transport error while reading.
-            let head = first_half(&reply.map(Value::to_string).unwrap_or_default());
-            let chunks: Vec<Result<Bytes, io::Error>> = vec![
-                Ok(Bytes::from(head)),
-                Err(io::Error::new(io::ErrorKind::ConnectionAborted, "connection dropped by the lmc simulator")),
-            ];
-            with_json_type(Response::new(Body::from_stream(futures::stream::iter(chunks))))
+            // The body stream fails, so hyper aborts the connection. Failing at once closes
+            // it before anything is written; failing after a pause (hyper flushes on the
+            // pause) closes it after the status line, headers and half of the body.
+            let aborted =
+                || io::Error::new(io::ErrorKind::ConnectionAborted, "connection dropped by the lmc simulator");
+            let body = if drop_mid_body {
+                let head = Bytes::from(first_half(&reply.map(Value::to_string).unwrap_or_default()));
+                Body::from_stream(futures::stream::unfold(0u8, move |step| {
+                    let head = head.clone();
+                    async move {
+                        match step {
+                            0 => Some((Ok(head), 1)),
+                            1 => {
+                                tokio::time::sleep(DROP_PAUSE).await;
+                                Some((Err(aborted()), 2))
+                            }
+                            _ => None,
+                        }
+                    }
+                }))
+            } else {
+                Body::from_stream(futures::stream::iter([Err::<Bytes, io::Error>(aborted())]))
+            };
+            with_json_type(Response::new(body))
         }
         // Truncation is a complete reply (built by the caller); never reached.
-        Fault::Truncated => {
-            json_response(StatusCode::OK, reply.unwrap_or(&Value::Null))
-        }
+        Fault::Truncated => json_response(StatusCode::OK, reply.unwrap_or(&Value::Null)),
     }
 }
 
@@ -794,7 +826,10 @@ fn parse_request(body: &[u8]) -> Result<LmRequest, WireError> {
         Some(_) => return Err(WireError::new("'model' must be a string.", Some("model"))),
     }
     if obj.get("stream").and_then(Value::as_bool) == Some(true) {
-        return Err(WireError::new("Streaming is not supported by the lmc simulator; send stream: false.", Some("stream")));
+        return Err(WireError::new(
+            "Streaming is not supported by the lmc simulator; send stream: false.",
+            Some("stream"),
+        ));
     }
     let messages = match obj.get("messages") {
         Some(Value::Array(messages)) if !messages.is_empty() => {
@@ -812,16 +847,16 @@ fn parse_request(body: &[u8]) -> Result<LmRequest, WireError> {
                 .ok_or_else(|| WireError::new("'temperature' must be a number.", Some("temperature")))?,
         ),
     };
-    let max_tokens = match non_null(&obj, "max_completion_tokens").map(|v| ("max_completion_tokens", v)).or_else(|| {
-        non_null(&obj, "max_tokens").map(|v| ("max_tokens", v))
-    }) {
-        None => None,
-        Some((name, v)) => Some(
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| WireError::new(format!("'{name}' must be a non-negative integer."), Some("max_tokens")))?,
-        ),
-    };
+    let max_tokens =
+        match non_null(&obj, "max_completion_tokens")
+            .map(|v| ("max_completion_tokens", v))
+            .or_else(|| non_null(&obj, "max_tokens").map(|v| ("max_tokens", v)))
+        {
+            None => None,
+            Some((name, v)) => Some(v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(|| {
+                WireError::new(format!("'{name}' must be a non-negative integer."), Some("max_tokens"))
+            })?),
+        };
     let n = match non_null(&obj, "n") {
         None => None,
         Some(v) => Some(
@@ -831,16 +866,17 @@ fn parse_request(body: &[u8]) -> Result<LmRequest, WireError> {
                 .ok_or_else(|| WireError::new(format!("'n' must be an integer from 1 to {MAX_N}."), Some("n")))?,
         ),
     };
-    let stop = match non_null(&obj, "stop") {
-        None => Vec::new(),
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|s| s.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| WireError::new("'stop' must be a string or an array of strings.", Some("stop")))?,
-        Some(_) => return Err(WireError::new("'stop' must be a string or an array of strings.", Some("stop"))),
-    };
+    let stop =
+        match non_null(&obj, "stop") {
+            None => Vec::new(),
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| WireError::new("'stop' must be a string or an array of strings.", Some("stop")))?,
+            Some(_) => return Err(WireError::new("'stop' must be a string or an array of strings.", Some("stop"))),
+        };
     let seed = match non_null(&obj, "seed") {
         None => None,
         // Negative seeds are accepted, as OpenAI does, and used bit for bit.
@@ -855,7 +891,9 @@ fn parse_request(body: &[u8]) -> Result<LmRequest, WireError> {
         Some(v) if v.get("type").and_then(Value::as_str) == Some("text") => None,
         Some(v) => Some(serde_json::from_value::<ResponseFormat>(v.clone()).map_err(|e| {
             WireError::new(
-                format!("'response_format' must be {{\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}}: {e}"),
+                format!(
+                    "'response_format' must be {{\"type\": \"text\" | \"json_object\" | \"json_schema\", ...}}: {e}"
+                ),
                 Some("response_format"),
             )
         })?),
@@ -894,7 +932,9 @@ fn message(index: usize, value: &Value) -> Result<Message, WireError> {
             for part in parts {
                 match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
                     (Some("text"), Some(t)) => text.push_str(t),
-                    _ => return Err(bad("only text content parts ({\"type\": \"text\", \"text\": ...}) are supported")),
+                    _ => {
+                        return Err(bad("only text content parts ({\"type\": \"text\", \"text\": ...}) are supported"))
+                    }
                 }
             }
             text
@@ -972,7 +1012,10 @@ mod tests {
             (json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}), Some("messages")),
             (json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "n": 0}), Some("n")),
             (json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "stream": true}), Some("stream")),
-            (json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}), Some("response_format")),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "response_format": {"type": "xml"}}),
+                Some("response_format"),
+            ),
             (json!([1, 2]), None),
         ] {
             let err = parse_request(body.to_string().as_bytes()).unwrap_err();

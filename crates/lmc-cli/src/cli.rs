@@ -33,16 +33,22 @@ pub(crate) enum Command {
     Config(ConfigArgs),
     /// Inspect and manage the LM cache.
     Cache(CacheArgs),
-    /// Serve the offline simulator as an OpenAI-compatible HTTP server on loopback, with
-    /// optional fault injection (a simulator, not a model).
+    /// Serve the simulator as an OpenAI-compatible server on loopback, with fault injection.
+    ///
+    /// The offline simulator (the response model of `--lm sim`) behind the OpenAI Chat
+    /// Completions wire format, with optional latency, 429/500/503 replies, dropped
+    /// connections, garbled and truncated replies. A simulator, not a model: its answers say
+    /// nothing about any real model's quality.
     #[command(after_help = "Routes: POST /v1/chat/completions, GET /v1/models, GET /stats.\n\n\
         Faults are drawn per request from a hash of the seed, the request body and how many times that body \
         was seen before, so a retry can succeed and a rerun repeats them. Each request draws at most one fault; \
         the probabilities may sum to at most 1.\n\n\
         Examples:\n  \
         lmc sim-server --world datasets/gsm8k/test.jsonl --port 8000\n  \
-        lmc sim-server --world datasets/gsm8k/test.jsonl --port 0 --p429 0.2 --retry-after 0.05 --pdrop 0.1 --seed 7\n  \
-        lmc run --program programs/math_qa.toml --input '{\"question\": \"...\"}' --lm vllm/sim --base-url http://127.0.0.1:8000/v1")]
+        lmc sim-server --world datasets/gsm8k/test.jsonl --port 0 \\\n      \
+        --p429 0.2 --retry-after 0.05 --p500 0.1 --pdrop 0.1 --seed 7\n  \
+        lmc run --program programs/math_qa.toml --input '{\"question\": \"...\"}' \\\n      \
+        --lm vllm/sim --base-url http://127.0.0.1:8000/v1")]
     SimServer(SimServerArgs),
     /// Show what lmc sends and how it reads replies, without calling a model.
     Inspect {
@@ -260,6 +266,10 @@ pub(crate) struct SimServerArgs {
     #[arg(long, value_name = "S", default_value_t = 0)]
     pub(crate) seed: u64,
 
+    /// The response model's seed (which answers are right), as --sim-seed of `lmc run --lm sim`.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) sim_seed: u64,
+
     /// Base latency of each chat request, in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub(crate) latency_ms: u64,
@@ -269,31 +279,31 @@ pub(crate) struct SimServerArgs {
     pub(crate) jitter_ms: u64,
 
     /// Rate of 429 replies (with Retry-After).
-    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub(crate) p429: f64,
 
     /// Rate of 500 replies.
-    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub(crate) p500: f64,
 
     /// Rate of 503 replies.
-    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub(crate) p503: f64,
 
-    /// Rate of connections dropped mid-reply.
-    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    /// Rate of connections dropped before or during the reply.
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub(crate) pdrop: f64,
 
     /// Rate of 200 replies whose body is not JSON.
-    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub(crate) pgarbage: f64,
 
     /// Rate of replies cut in half with finish_reason "length".
-    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability)]
+    #[arg(long, value_name = "X", default_value_t = 0.0, value_parser = probability, allow_negative_numbers = true)]
     pub(crate) ptrunc: f64,
 
     /// The Retry-After sent with a 429, in seconds (fractions allowed).
-    #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = seconds)]
+    #[arg(long, value_name = "S", default_value_t = 1.0, value_parser = seconds, allow_negative_numbers = true)]
     pub(crate) retry_after: f64,
 }
 

@@ -20,6 +20,7 @@ pub(crate) fn sim_server(args: &SimServerArgs) -> anyhow::Result<ExitCode> {
     }
     settings.answer_column = args.answer_column.clone();
     settings.hints = args.hints.clone();
+    settings.seed = args.sim_seed;
     let faults = FaultConfig {
         latency_ms: args.latency_ms,
         jitter_ms: args.jitter_ms,
@@ -40,17 +41,23 @@ pub(crate) fn sim_server(args: &SimServerArgs) -> anyhow::Result<ExitCode> {
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     runtime.block_on(async {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-        let server = SimServer::bind(Arc::new(world), faults, addr)
-            .await
-            .with_context(|| format!("cannot listen on {addr}"))?;
+        let server =
+            SimServer::bind(Arc::new(world), faults, addr).await.with_context(|| format!("cannot listen on {addr}"))?;
         print_line(&format!(
             "lmc sim-server: serving {} ({items} items) at {} — a simulator, not a model",
             server.model(),
             server.base_url()
         ))?;
         let _ = writeln!(std::io::stderr().lock(), "{}", describe(server.faults()));
-        // Runs until the process is interrupted (Ctrl-C ends it).
-        server.serve().await.context("the simulator server stopped")?;
+        // Runs until Ctrl-C; then the totals go to stderr.
+        let stats = server.stats_handle();
+        server
+            .serve_until(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the simulator server stopped")?;
+        let _ = writeln!(std::io::stderr().lock(), "lmc sim-server: stopped; {}", serde_json::to_string(&stats())?);
         Ok(ExitCode::SUCCESS)
     })
 }
