@@ -84,12 +84,15 @@
 pub mod adapter;
 pub mod config;
 pub mod data;
+pub mod evaluate;
 pub mod lm;
+pub mod metric;
 pub mod module;
 pub mod program;
 pub mod prompt;
 pub mod signature;
 pub mod sim;
+pub mod spec;
 pub mod typed;
 
 /// `#[derive(Signature)]`: see [`typed`].

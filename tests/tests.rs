@@ -11,6 +11,12 @@ mod support;
 mod cache;
 /// lmc.toml and configuration precedence.
 mod config;
+/// Dataset loading: JSONL, CSV, Parquet, column mapping, splits, hashes, errors.
+mod datasets;
+/// Evaluate: outcomes, ordering, limits, repeats, slices, the report.
+mod evaluate;
+/// Metrics: each built-in, closures, the registry, the LLM judge.
+mod metrics;
 /// Predict, ChainOfThought and a two-predictor Rust program against a scripted LM.
 mod modules;
 /// Prompt rendering and parsing, byte for byte against DSPy 3.4.1's renderings.

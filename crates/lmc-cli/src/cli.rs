@@ -25,6 +25,13 @@ pub(crate) enum Command {
         lmc run --program programs/triage.toml --input '{\"ticket\": \"I was charged twice\"}' --lm openai/gpt-4o-mini\n  \
         lmc run --program programs/math_qa.toml --input @question.json --lm ollama/llama3.2 --json")]
     Run(RunArgs),
+    /// Evaluate a program on a dataset: score, cost, latency, failures.
+    #[command(after_help = "Examples:\n  \
+        lmc eval evals/gsm8k.toml --lm sim --limit 50\n  \
+        lmc eval evals/gsm8k.toml --split dev --lm openai/gpt-4o-mini --out runs/gsm8k-dev --json\n  \
+        lmc eval --program programs/math_qa.toml --dataset datasets/gsm8k/test.jsonl --metric numeric --field answer --lm sim --world datasets/gsm8k/test.jsonl\n\n\
+        Exit codes: 0 the evaluation ran (whatever the score); 2 a usage, data or provider error.")]
+    Eval(Box<EvalArgs>),
     /// Print the resolved configuration: each setting, its value and where it comes from.
     #[command(
         after_help = "Precedence: flags, then environment (LMC_*, provider keys), then the spec file, then lmc.toml, \
@@ -71,6 +78,8 @@ pub(crate) enum InspectCommand {
     Parse(ParseArgs),
     /// Summarize a program file: its inputs, steps, predictors and outputs.
     Program(ProgramArgs),
+    /// Show an evaluation's results from its run directory (`lmc eval --out DIR`).
+    Run(InspectRunArgs),
 }
 
 /// Which module wraps the signature.
@@ -325,4 +334,93 @@ fn seconds(text: &str) -> Result<f64, String> {
     } else {
         Err(format!("{s} is not a number of seconds: it must be 0 or more"))
     }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EvalArgs {
+    /// A task spec (evals/*.toml): program, data, metric, LM.
+    #[arg(value_name = "SPEC")]
+    pub(crate) spec: Option<PathBuf>,
+
+    /// The split of the spec to evaluate (train, dev or test; default test or [eval] split).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) split: Option<String>,
+
+    /// The program file (without a spec).
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    pub(crate) program: Option<PathBuf>,
+
+    /// The dataset (JSONL, JSON, CSV or Parquet; without a spec).
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    pub(crate) dataset: Option<PathBuf>,
+
+    /// Dataset columns that are program inputs (default: the program's inputs).
+    #[arg(long, value_name = "COL,...", value_delimiter = ',')]
+    pub(crate) inputs: Vec<String>,
+
+    /// Gold labels: OUTPUT=COLUMN (or just OUTPUT when the names match); repeatable.
+    #[arg(long, value_name = "OUTPUT=COLUMN", value_delimiter = ',')]
+    pub(crate) labels: Vec<String>,
+
+    /// The metric: exact_match, f1, contains, numeric, regex, json_valid, schema_valid, judge.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) metric: Option<String>,
+
+    /// The output field the metric scores (default: answer).
+    #[arg(long, value_name = "FIELD")]
+    pub(crate) field: Option<String>,
+
+    /// The LM that judges, for --metric judge (its cost is reported as judge cost).
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub(crate) judge_lm: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) lm: LmArgs,
+
+    /// Examples in flight at once (default 8).
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<usize>,
+
+    /// Runs per example, each a distinct rollout: mean, pass@k and flaky examples.
+    #[arg(long, value_name = "K")]
+    pub(crate) repeats: Option<u32>,
+
+    /// Evaluate only the first N examples.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit: Option<usize>,
+
+    /// Stop after more than N failed examples (partial results are kept and reported).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_errors: Option<usize>,
+
+    /// Stop once this many dollars are spent (cache hits are free).
+    #[arg(long, value_name = "USD")]
+    pub(crate) max_usd: Option<f64>,
+
+    /// Report scores per value of this column; repeatable.
+    #[arg(long, value_name = "COLUMN")]
+    pub(crate) slice_by: Vec<String>,
+
+    /// Write report.json and examples.jsonl (every example, with prompts and completions) here.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// Print a summary JSON (score, n, outcomes, usage, cost_usd, wall_seconds) instead of the table.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectRunArgs {
+    /// The run directory (lmc eval --out DIR).
+    #[arg(value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+
+    /// Only the examples that failed or scored below 1.
+    #[arg(long)]
+    pub(crate) failed: bool,
+
+    /// Only this example (its index in the dataset).
+    #[arg(long, value_name = "INDEX")]
+    pub(crate) example: Option<usize>,
 }

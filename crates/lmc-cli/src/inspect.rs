@@ -205,3 +205,64 @@ pub(crate) fn program(args: &ProgramArgs) -> anyhow::Result<ExitCode> {
     print_line(&lines.join("\n"))?;
     Ok(ExitCode::SUCCESS)
 }
+
+/// `lmc inspect run`: an evaluation's examples, with prompts, completions and feedback.
+pub(crate) fn run(args: &crate::cli::InspectRunArgs) -> anyhow::Result<ExitCode> {
+    use std::io::BufRead;
+
+    let path = args.dir.join("examples.jsonl");
+    let file = std::fs::File::open(&path).with_context(|| {
+        format!("cannot open {} (is {} a run directory from lmc eval --out?)", path.display(), args.dir.display())
+    })?;
+    let mut shown = 0usize;
+    let mut out = Vec::new();
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read {}", path.display()))?;
+        let result: lmc::evaluate::ExampleResult = serde_json::from_str(&line)
+            .with_context(|| format!("{}: line {} is not an example result", path.display(), n + 1))?;
+        if args.example.is_some_and(|i| i != result.index) {
+            continue;
+        }
+        if args.failed && result.outcome == lmc::evaluate::Outcome::Ok && result.score >= 1.0 {
+            continue;
+        }
+        shown += 1;
+        out.push(format!(
+            "=== example {} (repeat {}): {} · score {:.3}",
+            result.index,
+            result.repeat,
+            result.outcome.as_str(),
+            result.score
+        ));
+        out.push(format!("inputs:     {}", serde_json::to_string(&result.inputs)?));
+        out.push(format!("gold:       {}", serde_json::to_string(&result.gold)?));
+        if let Some(prediction) = &result.prediction {
+            out.push(format!("prediction: {}", serde_json::to_string(prediction)?));
+        }
+        if let Some(feedback) = &result.feedback {
+            out.push(format!("feedback:   {feedback}"));
+        }
+        for call in &result.trace {
+            out.push(format!("--- {} ({}) ---", call.predictor, call.lm));
+            for message in &call.request.messages {
+                out.push(format!("[{}]\n{}", message.role.as_str(), message.content));
+            }
+            for (i, completion) in call.completions.iter().enumerate() {
+                out.push(format!("[completion {i}]\n{completion}"));
+            }
+            if let Some(error) = &call.error {
+                out.push(format!("[error] {error}"));
+            }
+        }
+        out.push(String::new());
+    }
+    if shown == 0 {
+        out.push(match (args.example, args.failed) {
+            (Some(i), _) => format!("no example {i} in {}", path.display()),
+            (None, true) => "no failed examples".to_string(),
+            (None, false) => "no examples".to_string(),
+        });
+    }
+    print_line(out.join("\n").trim_end())?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use lmc::config::{CacheMode, Config, Env, Flags, ResolvedConfig, Resolver};
+use lmc::config::{CacheMode, Config, Env, Flags, ResolvedConfig, Resolver, SpecLayer};
 use std::sync::Arc;
 
 use lmc::lm::LmFactory;
@@ -68,6 +68,12 @@ impl LmArgs {
     /// Resolves flags, environment and the project's lmc.toml (found from the current
     /// directory upwards).
     pub(crate) fn resolve(&self) -> anyhow::Result<(ResolvedConfig, Env)> {
+        self.resolve_with_spec(None)
+    }
+
+    /// Like [`LmArgs::resolve`], with a spec file's `[lm]` between the environment and
+    /// lmc.toml.
+    pub(crate) fn resolve_with_spec(&self, spec: Option<SpecLayer>) -> anyhow::Result<(ResolvedConfig, Env)> {
         let env = Env::process();
         let cwd = std::env::current_dir().context("cannot read the current directory")?;
         let project = Config::discover(&cwd)?;
@@ -80,13 +86,22 @@ impl LmArgs {
             cache_mode: self.cache_mode,
             prices: self.prices.clone(),
         };
-        let resolved = Resolver::new(&env).flags(flags).project_file(project).resolve()?;
+        let mut resolver = Resolver::new(&env).flags(flags).project_file(project);
+        if let Some(spec) = spec {
+            resolver = resolver.spec(spec);
+        }
+        let resolved = resolver.resolve()?;
         Ok((resolved, env))
     }
 
     /// The resolved configuration and an LM factory for it (with its cache opened).
     pub(crate) fn factory(&self) -> anyhow::Result<(ResolvedConfig, LmFactory)> {
-        let (resolved, env) = self.resolve()?;
+        self.factory_with_spec(None)
+    }
+
+    /// The factory for a run configured by a spec file too.
+    pub(crate) fn factory_with_spec(&self, spec: Option<SpecLayer>) -> anyhow::Result<(ResolvedConfig, LmFactory)> {
+        let (resolved, env) = self.resolve_with_spec(spec)?;
         let mut factory = LmFactory::from_config(&resolved, env)?;
         if let Some(world) = self.sim_world()? {
             factory = factory.with_sim_world(Arc::new(world));

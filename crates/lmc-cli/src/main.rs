@@ -6,6 +6,7 @@
 mod cache_cmd;
 mod cli;
 mod config_cmd;
+mod eval;
 mod input;
 mod inspect;
 mod lm_args;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
+        Command::Eval(args) => eval::eval(&args),
         Command::Config(args) => config_cmd::config(&args),
         Command::Cache(args) => cache_cmd::cache(&args),
         Command::SimServer(args) => sim_server::sim_server(&args),
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
             InspectCommand::Prompt(args) => inspect::prompt(&args),
             InspectCommand::Parse(args) => inspect::parse(&args),
             InspectCommand::Program(args) => inspect::program(&args),
+            InspectCommand::Run(args) => inspect::run(&args),
         },
     };
     match result {

@@ -1,0 +1,248 @@
+//! `lmc eval`: a program over a dataset, scored, with cost and latency.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use indicatif::{ProgressBar, ProgressStyle};
+use lmc::data::dataset::{ColumnMap, DataSpec, Dataset};
+use lmc::evaluate::{Evaluate, Provenance};
+use lmc::metric::{self, MetricSpec};
+use lmc::sim::{SimSettings, SimWorld};
+use lmc::spec::TaskSpec;
+use lmc::{Example, Module, Program, RunCx, Sampling};
+
+use crate::cli::EvalArgs;
+use crate::output::{print_json, print_line};
+
+/// What to evaluate, from a spec or from flags.
+struct Plan {
+    program_path: PathBuf,
+    data: DataSpec,
+    split: String,
+    columns: ColumnMap,
+    metric: MetricSpec,
+    sim: SimSettings,
+    world_files: Vec<PathBuf>,
+    spec: Option<TaskSpec>,
+}
+
+fn plan(args: &EvalArgs) -> anyhow::Result<Plan> {
+    if let Some(path) = &args.spec {
+        let spec = TaskSpec::load(path)?;
+        let split = args.split.clone().or_else(|| spec.eval.split.clone()).unwrap_or_else(|| "test".into());
+        let mut data = spec.split(&split)?.clone();
+        if let Some(limit) = args.limit {
+            data.limit = Some(limit);
+        }
+        let mut metric = spec.metric.clone();
+        if let Some(name) = &args.metric {
+            metric.name = name.clone();
+        }
+        if let Some(field) = &args.field {
+            metric.field = field.clone();
+        }
+        let columns =
+            ColumnMap { inputs: spec.data.inputs.clone().unwrap_or_default(), labels: spec.data.labels.clone() };
+        let world_files = spec.splits().into_iter().map(|(_, s)| s.path.clone()).collect();
+        let mut sim = spec.sim.clone().unwrap_or_default();
+        if !args.lm.sim_hints.is_empty() {
+            sim.hints = args.lm.sim_hints.clone();
+        }
+        return Ok(Plan {
+            program_path: spec.program.clone(),
+            data,
+            split,
+            columns,
+            metric,
+            sim,
+            world_files,
+            spec: Some(spec),
+        });
+    }
+    let (Some(program), Some(dataset)) = (&args.program, &args.dataset) else {
+        bail!("give a task spec (lmc eval evals/TASK.toml) or --program P --dataset D --metric M");
+    };
+    let metric_name = args.metric.clone().unwrap_or_else(|| "exact_match".into());
+    let field = args.field.clone().unwrap_or_else(|| "answer".into());
+    let labels = args
+        .labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((out, col)) => Ok((out.trim().to_string(), col.trim().to_string())),
+            None => Ok((l.trim().to_string(), l.trim().to_string())),
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let metric: MetricSpec =
+        serde_json::from_value(serde_json::json!({"name": metric_name, "field": field})).context("invalid --metric")?;
+    Ok(Plan {
+        program_path: program.clone(),
+        data: DataSpec { path: dataset.clone(), limit: args.limit, shuffle_seed: None, sample: None },
+        split: "dataset".into(),
+        columns: ColumnMap { inputs: args.inputs.clone(), labels },
+        metric,
+        sim: SimSettings::default(),
+        world_files: vec![dataset.clone()],
+        spec: None,
+    })
+}
+
+pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let plan = plan(args)?;
+    let program = Program::load(&plan.program_path)?;
+    let mut columns = plan.columns.clone();
+    if columns.inputs.is_empty() {
+        columns.inputs = program.inputs().to_vec();
+    }
+    let dataset = Dataset::load(&plan.data, &columns)?;
+
+    // The LM: flags, then environment, then the spec's [lm], then lmc.toml.
+    let spec_layer = plan.spec.as_ref().map(|s| lmc::config::SpecLayer {
+        path: s.path.clone(),
+        lm: lmc::config::LmConfig {
+            model: s.lm.model.clone(),
+            temperature: s.lm.temperature,
+            max_tokens: s.lm.max_tokens,
+        },
+        base_url: s.lm.base_url.clone(),
+        cache_mode: None,
+    });
+    let (resolved, mut factory) = args.lm.factory_with_spec(spec_layer)?;
+    let model = resolved.require_model()?.to_string();
+    if (model == "sim" || model.starts_with("sim/")) && args.lm.world.is_none() {
+        // The task's own data is the simulator's world.
+        let mut records = Vec::new();
+        for file in &plan.world_files {
+            let spec = DataSpec { path: file.clone(), limit: None, shuffle_seed: None, sample: None };
+            let loaded = Dataset::load(&spec, &ColumnMap { inputs: Vec::new(), labels: plan.columns.labels.clone() })?;
+            records.extend(loaded.into_examples().into_iter().map(Example::into_fields));
+        }
+        let mut sim = plan.sim.clone();
+        if !plan.columns.labels.contains_key(&sim.answer_field) {
+            sim.answer_field = plan.metric.field.clone();
+        }
+        let world = SimWorld::new(plan.spec.as_ref().map_or("world", |_| program.name()), &records, sim)
+            .map_err(|m| anyhow::anyhow!("the simulator's world: {m}"))?;
+        factory = factory.with_sim_world(Arc::new(world));
+    }
+    let lm = factory.build(&model)?;
+    let judge_lm = match &args.judge_lm {
+        Some(m) => Some(factory.build(m).with_context(|| format!("--judge-lm {m}"))?),
+        None => None,
+    };
+    let metric = metric::from_spec_with_judge(&plan.metric, judge_lm)?;
+    let sampling = Sampling {
+        temperature: resolved.lm.temperature.value,
+        max_tokens: resolved.lm.max_tokens.value,
+        ..Sampling::default()
+    };
+    let cx = RunCx::new().with_lm(lm).with_sampling(sampling.clone());
+
+    let spec_eval = plan.spec.as_ref().map(|s| s.eval.clone()).unwrap_or_default();
+    let concurrency = args.concurrency.or(spec_eval.concurrency).unwrap_or(8);
+    let repeats = args.repeats.or(spec_eval.repeats).unwrap_or(1);
+    let provenance = Provenance {
+        program: program.name().to_string(),
+        program_hash: file_hash(&plan.program_path),
+        dataset: format!("{} ({})", plan.data.path.display(), plan.split),
+        dataset_hash: dataset.hash().to_string(),
+        metric: format!("{} on `{}`", plan.metric.name, plan.metric.field),
+        sampling,
+        price_table: lmc::lm::pricing::PriceTable::builtin().describe(),
+        git_commit: git_commit(),
+        ..Provenance::default()
+    };
+    let program: Arc<dyn Module> = Arc::new(program);
+    let mut evaluate = Evaluate::new(program, Arc::from(metric))
+        .with_cx(cx)
+        .with_concurrency(concurrency)
+        .with_repeats(repeats)
+        .with_slices(if args.slice_by.is_empty() { spec_eval.slice_by.clone() } else { args.slice_by.clone() })
+        .with_provenance(provenance);
+    if let Some(n) = args.max_errors.or(spec_eval.max_errors) {
+        evaluate = evaluate.with_max_errors(n);
+    }
+    if let Some(usd) = args.max_usd.or(spec_eval.max_usd) {
+        evaluate = evaluate.with_max_usd(usd);
+    }
+    if let Some(dir) = &args.out {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        evaluate = evaluate.with_examples_file(dir.join("examples.jsonl"));
+    }
+    let bar = progress_bar(dataset.len() as u64 * u64::from(repeats), args.json);
+    if let Some(bar) = bar.clone() {
+        evaluate = evaluate.with_progress(move |p| {
+            bar.set_position(p.done as u64);
+            bar.set_message(format!("score {:.3} · ${:.4} spent · {} errors", p.mean_score, p.spent_usd, p.errors));
+        });
+    }
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
+    let report = runtime.block_on(evaluate.run(dataset.examples()))?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(dir) = &args.out {
+        write_atomic(&dir.join("report.json"), &serde_json::to_string_pretty(&report)?)?;
+    }
+    if args.json {
+        print_json(&report.summary_json())?;
+    } else {
+        print_line(&report.render())?;
+        if let Some(dir) = &args.out {
+            print_line(&format!("\nwrote {}/report.json and examples.jsonl", dir.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(total: u64, quiet: bool) -> Option<ProgressBar> {
+    if quiet {
+        return None;
+    }
+    let bar = ProgressBar::new(total);
+    let style = ProgressStyle::with_template("{bar:30} {pos}/{len} · {per_sec} · ETA {eta} · {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    Some(bar)
+}
+
+/// Writes `text` to `path` through a temporary file and a rename, so a crash never leaves a
+/// half-written report.
+fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn file_hash(path: &std::path::Path) -> String {
+    use std::fmt::Write;
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+    digest.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// The current git commit, read from `.git` without running git.
+fn git_commit() -> Option<String> {
+    let mut dir = std::env::current_dir().ok()?;
+    loop {
+        let head = dir.join(".git/HEAD");
+        if let Ok(text) = std::fs::read_to_string(&head) {
+            let text = text.trim();
+            return match text.strip_prefix("ref: ") {
+                Some(reference) => {
+                    std::fs::read_to_string(dir.join(".git").join(reference)).ok().map(|s| s.trim().to_string())
+                }
+                None => Some(text.to_string()),
+            };
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Task spec files: `evals/*.toml`, one file that says what to evaluate (and later compile and
+//! gate): the program, the LM, the data splits and their columns, the metric, and the
+//! simulator's `[sim]` settings. Paths are relative to the spec file.
+//!
+//! ```toml
+//! program = "../programs/math_qa.toml"
+//!
+//! [lm]
+//! model = "openai/gpt-4o-mini"
+//! temperature = 0.0
+//! max_tokens = 1024
+//!
+//! [data]
+//! train = { path = "../datasets/gsm8k/train.jsonl" }
+//! test = { path = "../datasets/gsm8k/test.jsonl", limit = 100 }
+//! inputs = ["question"]
+//! labels = { answer = "answer" }      # output field = dataset column
+//!
+//! [metric]
+//! name = "numeric"
+//! field = "answer"
+//!
+//! [eval]
+//! split = "test"
+//! concurrency = 16
+//!
+//! [sim]
+//! hints = ["show your arithmetic"]
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::data::dataset::DataSpec;
+use crate::metric::MetricSpec;
+use crate::sim::SimSettings;
+
+/// `[lm]` of a spec: the task's default LM.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecLm {
+    /// `provider/model`, or `sim`.
+    pub model: Option<String>,
+    /// Sampling temperature.
+    pub temperature: Option<f64>,
+    /// Token limit per completion.
+    pub max_tokens: Option<u32>,
+    /// The provider's endpoint.
+    pub base_url: Option<String>,
+}
+
+/// `[data]`: named splits and how columns map to the program.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecData {
+    /// Training examples (for compiling).
+    pub train: Option<DataSpec>,
+    /// Validation examples.
+    pub dev: Option<DataSpec>,
+    /// Held-out examples.
+    pub test: Option<DataSpec>,
+    /// Dataset columns that are program inputs (default: the program's inputs).
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
+    /// Output field → dataset column with its gold value.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+/// `[eval]`: how to evaluate.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecEval {
+    /// The split to evaluate (default `test`).
+    pub split: Option<String>,
+    /// Examples in flight.
+    pub concurrency: Option<usize>,
+    /// Runs per example.
+    pub repeats: Option<u32>,
+    /// Stop after more failures than this.
+    pub max_errors: Option<usize>,
+    /// Stop after spending this many dollars.
+    pub max_usd: Option<f64>,
+    /// Columns to report per-value scores for.
+    #[serde(default)]
+    pub slice_by: Vec<String>,
+}
+
+/// A task spec file.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    /// The program file.
+    pub program: PathBuf,
+    /// The compiled artifact (written by compile, read by eval and gate).
+    #[serde(default)]
+    pub artifact: Option<PathBuf>,
+    /// The default LM.
+    #[serde(default)]
+    pub lm: SpecLm,
+    /// The data.
+    pub data: SpecData,
+    /// The metric.
+    pub metric: MetricSpec,
+    /// Evaluation settings.
+    #[serde(default)]
+    pub eval: SpecEval,
+    /// The simulator's settings for this task.
+    #[serde(default)]
+    pub sim: Option<SimSettings>,
+    /// Compile settings (read by `lmc compile`; kept as written here).
+    #[serde(default)]
+    pub compile: Option<toml::Value>,
+    /// Gate settings (read by `lmc gate`; kept as written here).
+    #[serde(default)]
+    pub gate: Option<toml::Value>,
+    /// The file this spec was loaded from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// A spec file that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpecError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.message)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl TaskSpec {
+    /// Loads a spec, resolving its paths against the file's directory.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, SpecError> {
+        let path = path.as_ref();
+        let err = |message: String| SpecError { path: path.to_path_buf(), message };
+        let text = std::fs::read_to_string(path).map_err(|e| err(format!("cannot read the spec: {e}")))?;
+        let mut spec: TaskSpec =
+            toml::from_str(&text).map_err(|e| err(format!("invalid spec: {}", e.to_string().trim_end())))?;
+        let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+        spec.program = resolve(&spec.program);
+        spec.artifact = spec.artifact.as_deref().map(resolve);
+        for split in [&mut spec.data.train, &mut spec.data.dev, &mut spec.data.test].into_iter().flatten() {
+            split.path = resolve(&split.path);
+        }
+        spec.path = path.to_path_buf();
+        Ok(spec)
+    }
+
+    /// The split called `name` (`train`, `dev`, `test`).
+    pub fn split(&self, name: &str) -> Result<&DataSpec, SpecError> {
+        let split = match name {
+            "train" => self.data.train.as_ref(),
+            "dev" => self.data.dev.as_ref(),
+            "test" => self.data.test.as_ref(),
+            other => {
+                return Err(SpecError {
+                    path: self.path.clone(),
+                    message: format!("unknown split `{other}`; splits are train, dev and test"),
+                })
+            }
+        };
+        split.ok_or_else(|| SpecError {
+            path: self.path.clone(),
+            message: format!("[data] has no `{name}` split; add {name} = {{ path = \"...\" }}"),
+        })
+    }
+
+    /// Every split given, in train, dev, test order.
+    pub fn splits(&self) -> Vec<(&'static str, &DataSpec)> {
+        [("train", &self.data.train), ("dev", &self.data.dev), ("test", &self.data.test)]
+            .into_iter()
+            .filter_map(|(name, split)| split.as_ref().map(|s| (name, s)))
+            .collect()
+    }
+}
