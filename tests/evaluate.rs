@@ -227,3 +227,28 @@ fn the_summary_json_has_the_documented_keys() {
     assert!(json["cost_usd"].get("spent").is_some() && json["cost_usd"].get("program").is_some());
     assert_eq!(json["cost_usd"]["program"], serde_json::Value::Null, "ScriptedLm is unpriced: null, not 0");
 }
+
+#[test]
+fn results_export_to_csv_and_parquet() {
+    let dir = std::env::temp_dir().join(format!("lmc-export-{}", std::process::id()));
+    let jsonl = dir.join("examples.jsonl");
+    block_on(
+        Evaluate::new(program(), metric())
+            .with_cx(RunCx::new().with_lm(scripted()))
+            .with_examples_file(&jsonl)
+            .run(&data(9)),
+    )
+    .unwrap();
+    let csv = dir.join("results.csv");
+    assert_eq!(lmc::evaluate::export_results(&jsonl, &csv).unwrap(), 9);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.starts_with("index,repeat,outcome,score,feedback"), "{text}");
+    assert_eq!(text.lines().count(), 10);
+    assert!(text.lines().nth(6).unwrap().contains("parse_error"));
+    let parquet = dir.join("results.parquet");
+    assert_eq!(lmc::evaluate::export_results(&jsonl, &parquet).unwrap(), 9);
+    assert!(std::fs::metadata(&parquet).unwrap().len() > 100);
+    let bad = lmc::evaluate::export_results(&jsonl, &dir.join("results.xlsx")).unwrap_err();
+    assert!(bad.to_string().contains(".csv or .parquet"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -463,11 +463,11 @@ fn the_registry_builds_every_metric_by_name() {
         if *name == "schema_valid" {
             spec = spec.with_schema(json!({"type": "object"}));
         }
+        if *name == "regex" {
+            spec.pattern = Some(r"\d+".into());
+        }
         match from_spec_with_judge(&spec, Some(lm.clone())) {
             Ok(metric) => assert_eq!(metric.name(), *name),
-            Err(MetricError::Invalid(message)) if *name == "regex" => {
-                assert!(message.contains("`regex` metric is not available"), "{message}")
-            }
             Err(e) => panic!("{name}: {e}"),
         }
     }
@@ -663,4 +663,28 @@ fn judge_instructions_from_a_spec_replace_the_default_criteria() {
     futures::executor::block_on(judge.score(&RunCx::new(), &unmarked, &pred(json!({"answer": "Paris"})), &[])).unwrap();
     let user = lm.requests()[1].last_user_message().unwrap().to_string();
     assert!(user.contains("[[ ## inputs ## ]]\nquestion: q?\n"), "{user}");
+}
+
+#[test]
+fn regex_checks_the_prediction_format() {
+    use lmc::metric::{from_spec, MetricSpec};
+    let spec: MetricSpec = serde_json::from_value(
+        serde_json::json!({"name": "regex", "field": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}),
+    )
+    .unwrap();
+    let metric = from_spec(&spec).unwrap();
+    let gold = lmc::Example::new();
+    let cx = lmc::RunCx::new();
+    let ok = lmc::Prediction::from_json(serde_json::json!({"date": "2026-11-21"})).unwrap();
+    let bad = lmc::Prediction::from_json(serde_json::json!({"date": "21 Nov 2026"})).unwrap();
+    let run = |p: &lmc::Prediction| futures::executor::block_on(metric.score(&cx, &gold, p, &[])).unwrap();
+    assert_eq!(run(&ok).value, 1.0);
+    let miss = run(&bad);
+    assert_eq!(miss.value, 0.0);
+    assert!(miss.feedback.unwrap().contains("does not match"));
+    let no_pattern: MetricSpec = serde_json::from_value(serde_json::json!({"name": "regex", "field": "date"})).unwrap();
+    assert!(from_spec(&no_pattern).err().unwrap().to_string().contains("needs `pattern"));
+    let broken: MetricSpec =
+        serde_json::from_value(serde_json::json!({"name": "regex", "field": "d", "pattern": "("})).unwrap();
+    assert!(from_spec(&broken).err().unwrap().to_string().contains("not a valid regular expression"));
 }

@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod export;
 mod outcome;
 mod report;
 pub mod stats;
@@ -41,6 +42,7 @@ use std::time::Instant;
 
 use futures::stream::{self, StreamExt};
 
+pub use export::{export_results, ExportError};
 pub use outcome::{ExampleResult, Outcome};
 pub use report::{
     CostSummary, EvalReport, OutcomeCounts, PredictorSummary, Provenance, RepeatSummary, SliceSummary, UsageSummary,

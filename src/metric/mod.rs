@@ -48,6 +48,7 @@
 mod json;
 mod judge;
 mod numeric;
+mod pattern;
 mod registry;
 mod text;
 
@@ -64,6 +65,7 @@ use crate::module::{RunCx, RunError, TraceEntry};
 pub use json::{JsonValid, SchemaValid};
 pub use judge::{Judge, JudgeSignature, JudgeSignatureInput, JudgeSignatureOutput};
 pub use numeric::{last_number, Numeric};
+pub use pattern::Regex;
 pub use registry::{from_spec, from_spec_with_judge, MetricSpec, METRIC_NAMES};
 pub use text::{normalize_text, token_f1, Contains, ExactMatch, F1};
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Contains, ExactMatch, JsonValid, Judge, Metric, MetricError, Numeric, SchemaValid, F1};
+use super::{Contains, ExactMatch, JsonValid, Judge, Metric, MetricError, Numeric, Regex, SchemaValid, F1};
 use crate::lm::Lm;
 
 /// The built-in metrics' names, as specs and `--metric` take them (`em` is an alias of
@@ -143,11 +143,11 @@ pub fn from_spec_with_judge(spec: &MetricSpec, judge_lm: Option<Arc<dyn Lm>>) ->
             }
             Box::new(Numeric::new(field).with_tolerance(tolerance))
         }
-        // TODO: wire `regex` to a regex engine once the crate depends on one.
         "regex" => {
-            return Err(MetricError::Invalid(
-                "the `regex` metric is not available in this build yet (no regex engine is wired in); use `contains`, `exact_match` or a closure metric instead".to_string(),
-            ))
+            let pattern = spec.pattern.as_deref().ok_or_else(|| {
+                MetricError::Invalid("the `regex` metric needs `pattern = \"...\"` (Rust regex syntax)".to_string())
+            })?;
+            Box::new(Regex::new(field, pattern)?)
         }
         "json_valid" => Box::new(JsonValid::new(field)),
         "schema_valid" => {

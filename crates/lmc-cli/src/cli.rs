@@ -405,6 +405,10 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
 
+    /// Also write one row per example to this table (.csv or .parquet).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) export: Option<PathBuf>,
+
     /// Print a summary JSON (score, n, outcomes, usage, cost_usd, wall_seconds) instead of the table.
     #[arg(long)]
     pub(crate) json: bool,

@@ -166,9 +166,17 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     if let Some(usd) = args.max_usd.or(spec_eval.max_usd) {
         evaluate = evaluate.with_max_usd(usd);
     }
-    if let Some(dir) = &args.out {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        evaluate = evaluate.with_examples_file(dir.join("examples.jsonl"));
+    // Results stream to the run directory; an export without one streams to a scratch file.
+    let examples_file = match (&args.out, &args.export) {
+        (Some(dir), _) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+            Some(dir.join("examples.jsonl"))
+        }
+        (None, Some(_)) => Some(std::env::temp_dir().join(format!("lmc-eval-{}.jsonl", std::process::id()))),
+        (None, None) => None,
+    };
+    if let Some(file) = &examples_file {
+        evaluate = evaluate.with_examples_file(file);
     }
     let bar = progress_bar(dataset.len() as u64 * u64::from(repeats), args.json);
     if let Some(bar) = bar.clone() {
@@ -185,6 +193,12 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(dir) = &args.out {
         write_atomic(&dir.join("report.json"), &serde_json::to_string_pretty(&report)?)?;
+    }
+    if let (Some(table), Some(file)) = (&args.export, &examples_file) {
+        lmc::evaluate::export_results(file, table)?;
+        if args.out.is_none() {
+            let _ = std::fs::remove_file(file);
+        }
     }
     if args.json {
         print_json(&report.summary_json())?;
