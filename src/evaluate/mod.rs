@@ -416,7 +416,9 @@ impl Aggregator {
             if !self.models.contains(&model) {
                 self.models.push(model);
             }
-            self.simulated |= call.lm.provider == "sim";
+            // In process (`--lm sim`) or over HTTP (`lmc sim-server` names its model `sim/...`).
+            self.simulated |=
+                call.lm.provider == "sim" || call.served_model.as_deref().is_some_and(|m| m.starts_with("sim/"));
             let (p, latency_sum, unpriced) = self.predictors.entry(call.predictor.clone()).or_default();
             p.calls += 1;
             if call.error.is_some() {

@@ -258,7 +258,8 @@ pub(crate) fn run(args: &crate::cli::InspectRunArgs) -> anyhow::Result<ExitCode>
     }
     if shown == 0 {
         out.push(match (args.example, args.failed) {
-            (Some(i), _) => format!("no example {i} in {}", path.display()),
+            (Some(i), true) => format!("example {i} did not fail (or is not in {})", path.display()),
+            (Some(i), false) => format!("no example {i} in {}", path.display()),
             (None, true) => "no failed examples".to_string(),
             (None, false) => "no examples".to_string(),
         });
