@@ -342,7 +342,7 @@ pub(crate) struct EvalArgs {
     #[arg(value_name = "SPEC")]
     pub(crate) spec: Option<PathBuf>,
 
-    /// The split of the spec to evaluate (train, dev or test; default test or [eval] split).
+    /// The split of the spec to evaluate (train, dev or test; default: the spec's `[eval]` split, else test).
     #[arg(long, value_name = "NAME")]
     pub(crate) split: Option<String>,
 
