@@ -1,11 +1,9 @@
 //! JSON metrics: the prediction is JSON; the prediction fits a JSON Schema.
 
-use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
-use super::{clip, predicted_value, ready, Metric, MetricError, Score};
+use super::{clip, predicted_value, MetricError, Score};
 use crate::data::{Example, Prediction};
-use crate::module::{RunCx, TraceEntry};
 
 /// Why a text is not JSON, with a hint for the common markdown fence.
 fn not_json(text: &str, error: &serde_json::Error) -> String {
@@ -34,7 +32,7 @@ impl JsonValid {
         JsonValid { field: field.into() }
     }
 
-    fn score_now(&self, prediction: &Prediction) -> Result<Score, MetricError> {
+    fn score_now(&self, _gold: &Example, prediction: &Prediction) -> Result<Score, MetricError> {
         match predicted_value(prediction, &self.field)? {
             Value::String(text) => match serde_json::from_str::<Value>(text) {
                 Ok(_) => Ok(Score::pass(true)),
@@ -45,21 +43,7 @@ impl JsonValid {
     }
 }
 
-impl Metric for JsonValid {
-    fn name(&self) -> &str {
-        "json_valid"
-    }
-
-    fn score<'a>(
-        &'a self,
-        _judge: &'a RunCx,
-        _gold: &'a Example,
-        prediction: &'a Prediction,
-        _trace: &'a [TraceEntry],
-    ) -> BoxFuture<'a, Result<Score, MetricError>> {
-        ready(self.score_now(prediction))
-    }
-}
+sync_metric!(JsonValid, "json_valid");
 
 /// Keywords that are checked.
 const ASSERTIONS: &[&str] = &[
@@ -177,7 +161,7 @@ impl SchemaValid {
         errors
     }
 
-    fn score_now(&self, prediction: &Prediction) -> Result<Score, MetricError> {
+    fn score_now(&self, _gold: &Example, prediction: &Prediction) -> Result<Score, MetricError> {
         let value = predicted_value(prediction, &self.field)?;
         let raw = self.violations(value);
         if raw.is_empty() {
@@ -205,21 +189,7 @@ impl SchemaValid {
     }
 }
 
-impl Metric for SchemaValid {
-    fn name(&self) -> &str {
-        "schema_valid"
-    }
-
-    fn score<'a>(
-        &'a self,
-        _judge: &'a RunCx,
-        _gold: &'a Example,
-        prediction: &'a Prediction,
-        _trace: &'a [TraceEntry],
-    ) -> BoxFuture<'a, Result<Score, MetricError>> {
-        ready(self.score_now(prediction))
-    }
-}
+sync_metric!(SchemaValid, "schema_valid");
 
 /// Checks a (sub)schema at `at` (a JSON pointer for messages) against the supported subset.
 fn check_schema(root: &Value, schema: &Value, at: &str) -> Result<(), String> {

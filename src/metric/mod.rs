@@ -45,6 +45,28 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+/// `impl Metric` for a metric that scores synchronously from the gold and the prediction
+/// alone (every built-in but the judge): its `score_now(&self, gold, prediction)` does the work.
+macro_rules! sync_metric {
+    ($ty:ty, $name:literal) => {
+        impl $crate::metric::Metric for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+
+            fn score<'a>(
+                &'a self,
+                _judge: &'a $crate::module::RunCx,
+                gold: &'a $crate::data::Example,
+                prediction: &'a $crate::data::Prediction,
+                _trace: &'a [$crate::module::TraceEntry],
+            ) -> futures::future::BoxFuture<'a, Result<$crate::metric::Score, $crate::metric::MetricError>> {
+                Box::pin(std::future::ready(self.score_now(gold, prediction)))
+            }
+        }
+    };
+}
+
 mod json;
 mod judge;
 mod numeric;
@@ -339,9 +361,4 @@ fn clip(text: &str, max: usize) -> String {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
     }
-}
-
-/// A ready future, boxed.
-fn ready<'a>(result: Result<Score, MetricError>) -> BoxFuture<'a, Result<Score, MetricError>> {
-    Box::pin(std::future::ready(result))
 }

@@ -1,11 +1,9 @@
 //! The numeric metric: the final number of the gold and the prediction, within a tolerance.
 
-use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{clip, gold_value, predicted_value, ready, value_text, Metric, MetricError, Score};
+use super::{clip, gold_value, predicted_value, value_text, MetricError, Score};
 use crate::data::{Example, Prediction};
-use crate::module::{RunCx, TraceEntry};
 
 /// The default [`Numeric::tolerance`]: equality up to float noise.
 pub(super) const DEFAULT_TOLERANCE: f64 = 1e-6;
@@ -171,18 +169,4 @@ impl Numeric {
     }
 }
 
-impl Metric for Numeric {
-    fn name(&self) -> &str {
-        "numeric"
-    }
-
-    fn score<'a>(
-        &'a self,
-        _judge: &'a RunCx,
-        gold: &'a Example,
-        prediction: &'a Prediction,
-        _trace: &'a [TraceEntry],
-    ) -> BoxFuture<'a, Result<Score, MetricError>> {
-        ready(self.score_now(gold, prediction))
-    }
-}
+sync_metric!(Numeric, "numeric");

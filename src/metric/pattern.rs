@@ -1,10 +1,7 @@
 //! `Regex`: the prediction must match a regular expression (a format check).
 
-use futures::future::BoxFuture;
-
-use super::{predicted_value, value_text, Metric, MetricError, Score};
+use super::{predicted_value, value_text, MetricError, Score};
 use crate::data::{Example, Prediction};
-use crate::module::{RunCx, TraceEntry};
 
 /// Scores 1 when the prediction's `field` contains a match of `pattern` (Rust `regex`
 /// syntax; anchor with `^…$` to require a full match), 0 otherwise. Needs no gold.
@@ -36,25 +33,15 @@ impl Regex {
     }
 }
 
-impl Metric for Regex {
-    fn name(&self) -> &str {
-        "regex"
-    }
-
-    fn score<'a>(
-        &'a self,
-        _judge: &'a RunCx,
-        _gold: &'a Example,
-        prediction: &'a Prediction,
-        _trace: &'a [TraceEntry],
-    ) -> BoxFuture<'a, Result<Score, MetricError>> {
-        Box::pin(async move {
-            let text = value_text(predicted_value(prediction, &self.field)?);
-            Ok(if self.pattern.is_match(&text) {
-                Score::pass(true)
-            } else {
-                Score::pass(false).with_feedback(format!("`{}` does not match /{}/", text, self.pattern.as_str()))
-            })
+impl Regex {
+    fn score_now(&self, _gold: &Example, prediction: &Prediction) -> Result<Score, MetricError> {
+        let text = value_text(predicted_value(prediction, &self.field)?);
+        Ok(if self.pattern.is_match(&text) {
+            Score::pass(true)
+        } else {
+            Score::pass(false).with_feedback(format!("`{}` does not match /{}/", text, self.pattern.as_str()))
         })
     }
 }
+
+sync_metric!(Regex, "regex");

@@ -2,11 +2,8 @@
 
 use std::collections::HashMap;
 
-use futures::future::BoxFuture;
-
-use super::{clip, gold_texts, predicted_value, ready, value_text, Metric, MetricError, Score};
+use super::{clip, gold_texts, predicted_value, value_text, MetricError, Score};
 use crate::data::{Example, Prediction};
-use crate::module::{RunCx, TraceEntry};
 
 /// How long quoted texts in feedback may get.
 const CLIP: usize = 200;
@@ -172,21 +169,7 @@ impl ExactMatch {
     }
 }
 
-impl Metric for ExactMatch {
-    fn name(&self) -> &str {
-        "exact_match"
-    }
-
-    fn score<'a>(
-        &'a self,
-        _judge: &'a RunCx,
-        gold: &'a Example,
-        prediction: &'a Prediction,
-        _trace: &'a [TraceEntry],
-    ) -> BoxFuture<'a, Result<Score, MetricError>> {
-        ready(self.score_now(gold, prediction))
-    }
-}
+sync_metric!(ExactMatch, "exact_match");
 
 /// SQuAD token F1 ([`token_f1`]) between the prediction and the gold; with a gold JSON array,
 /// the best F1 over its answers. Feedback names the missing and extra tokens.
@@ -235,21 +218,7 @@ impl F1 {
     }
 }
 
-impl Metric for F1 {
-    fn name(&self) -> &str {
-        "f1"
-    }
-
-    fn score<'a>(
-        &'a self,
-        _judge: &'a RunCx,
-        gold: &'a Example,
-        prediction: &'a Prediction,
-        _trace: &'a [TraceEntry],
-    ) -> BoxFuture<'a, Result<Score, MetricError>> {
-        ready(self.score_now(gold, prediction))
-    }
-}
+sync_metric!(F1, "f1");
 
 /// 1 when the normalized gold ([`normalize_text`]) appears in the normalized prediction as
 /// whole tokens (so gold `4` is not found in `42`), else 0. With a gold JSON array, any one
@@ -291,18 +260,4 @@ impl Contains {
     }
 }
 
-impl Metric for Contains {
-    fn name(&self) -> &str {
-        "contains"
-    }
-
-    fn score<'a>(
-        &'a self,
-        _judge: &'a RunCx,
-        gold: &'a Example,
-        prediction: &'a Prediction,
-        _trace: &'a [TraceEntry],
-    ) -> BoxFuture<'a, Result<Score, MetricError>> {
-        ready(self.score_now(gold, prediction))
-    }
-}
+sync_metric!(Contains, "contains");
