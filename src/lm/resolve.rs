@@ -147,7 +147,9 @@ impl LmFactory {
             factory = factory.with_provider(name, settings);
         }
         let mode = resolved.cache.mode.value;
-        if mode != CacheMode::Off {
+        // The simulator answers in process and is never cached: don't create a cache file for it.
+        let simulated = resolved.lm.model.value.as_deref().is_some_and(|m| m == "sim" || m.starts_with("sim/"));
+        if mode != CacheMode::Off && !simulated {
             let path = resolved.cache.path.value.clone().unwrap_or_else(LmCache::default_path);
             factory = factory.with_cache(Arc::new(LmCache::open(&path)?), mode);
         }
