@@ -371,7 +371,7 @@ pub(super) fn is_env_var_name(s: &str) -> bool {
 
 /// A TOML error as `line L, column C: message`, without quoting the source line (which could
 /// hold a secret pasted in the wrong place).
-pub(super) fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+pub(crate) fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     let message = e.message().trim_end().replace('\n', "; ");
     match e.span() {
         Some(span) => {

@@ -102,6 +102,7 @@ mod file;
 mod render;
 mod resolve;
 
+pub(crate) use file::describe_toml_error;
 pub use file::*;
 pub use resolve::*;
 

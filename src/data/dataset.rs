@@ -443,8 +443,8 @@ fn json_message(e: &serde_json::Error) -> String {
     }
 }
 
-/// "an array", "a string", ...: what a non-object JSON value is.
-fn json_kind(value: &Value) -> &'static str {
+/// "an array", "a string", ...: what kind of JSON value this is, for error messages.
+pub fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

@@ -86,6 +86,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::config::describe_toml_error;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -389,20 +391,6 @@ fn is_date(year: &str, month: &str, day: &str) -> bool {
         return false;
     };
     (2000..2100).contains(&y) && (1..=12).contains(&m) && (1..=31).contains(&d)
-}
-
-/// A TOML error as `line L, column C: message`, without quoting the source line.
-fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim_end().replace('\n', "; ");
-    match e.span() {
-        Some(span) => {
-            let before = text.get(..span.start).unwrap_or(text);
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            format!("line {line}, column {column}: {message}")
-        }
-        None => message,
-    }
 }
 
 /// A price file that cannot be used, with the place that needs fixing.

@@ -4,17 +4,7 @@ use anyhow::{bail, Context};
 use lmc::Fields;
 use serde_json::Value;
 
-/// The name of a JSON value's kind, for messages.
-pub(crate) fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
+pub(crate) use lmc::data::dataset::json_kind as kind_of;
 
 /// `text` as a JSON object; `what` names the flag or file in errors.
 pub(crate) fn json_object(text: &str, what: &str) -> anyhow::Result<Fields> {

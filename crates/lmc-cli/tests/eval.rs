@@ -6,6 +6,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::repo;
+
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -28,15 +32,8 @@ const LIMIT: usize = 30;
 /// No single `lmc` invocation may take longer than this.
 const DEADLINE: Duration = Duration::from_secs(120);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lmc-cli-eval-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("eval", name)
 }
 
 /// `lmc` in the repository root with a clean LM environment (no real keys, no LMC_* settings,
@@ -44,11 +41,7 @@ fn scratch(name: &str) -> PathBuf {
 fn command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lmc"));
     cmd.args(args).current_dir(repo()).stdin(Stdio::null());
-    for (k, _) in std::env::vars() {
-        if k.ends_with("_API_KEY") || k.starts_with("LMC_") || k.ends_with("_BASE_URL") {
-            cmd.env_remove(k);
-        }
-    }
+    common::clean_lm_env(&mut cmd);
     cmd.env("LMC_CACHE_PATH", dir.join("cache.sqlite"));
     cmd
 }

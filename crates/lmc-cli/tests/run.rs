@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, dead_code)]
 
+mod common;
+
+use common::repo;
+
 #[path = "../../../tests/mock_server.rs"]
 mod mock_server;
 
@@ -14,26 +18,15 @@ use serde_json::{json, Value};
 
 const KEY: &str = "sk-test-SECRET-123";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lmc-cli-run-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("run", name)
 }
 
 /// Runs `lmc` in `dir` with a clean LM environment (no real keys, no LMC_* settings).
 fn lmc(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lmc"));
     cmd.args(args).current_dir(dir);
-    for (k, _) in std::env::vars() {
-        if k.ends_with("_API_KEY") || k.starts_with("LMC_") || k.ends_with("_BASE_URL") {
-            cmd.env_remove(k);
-        }
-    }
+    common::clean_lm_env(&mut cmd);
     for (k, v) in env {
         cmd.env(k, v);
     }

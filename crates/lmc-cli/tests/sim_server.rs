@@ -4,6 +4,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
+use common::repo;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -17,26 +21,15 @@ use serde_json::Value;
 /// most six attempts, fits well inside).
 const RUN_DEADLINE: Duration = Duration::from_secs(120);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lmc-cli-sim-server-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    common::scratch("sim-server", name)
 }
 
 /// `lmc` with a clean LM environment (no real keys, no LMC_* settings), in `dir`.
 fn lmc(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lmc"));
     cmd.args(args).current_dir(dir).stdin(Stdio::null());
-    for (k, _) in std::env::vars() {
-        if k.ends_with("_API_KEY") || k.starts_with("LMC_") || k.ends_with("_BASE_URL") {
-            cmd.env_remove(k);
-        }
-    }
+    common::clean_lm_env(&mut cmd);
     cmd
 }
 
