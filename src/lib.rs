@@ -75,6 +75,7 @@
 //! - [`lm`]: the [`Lm`] trait, requests and responses, [`ScriptedLm`].
 //! - [`module`]: [`Module`], [`RunCx`], [`Predict`], [`ChainOfThought`].
 //! - [`program`]: program files.
+//! - [`artifact`]: compiled-program artifacts, DSPy import and export.
 //! - [`typed`]: `#[derive(Signature)]`, typed `Predict<S>` and `ChainOfThought<S>`.
 //! - [`data`]: [`Example`], [`Prediction`].
 //! - [`prompt`]: [`Message`], [`Prompt`], [`ResponseFormat`].
@@ -82,9 +83,11 @@
 #![deny(missing_docs)]
 
 pub mod adapter;
+pub mod artifact;
 pub mod config;
 pub mod data;
 pub mod evaluate;
+mod fsutil;
 pub mod lm;
 pub mod metric;
 pub mod module;

@@ -1,0 +1,1 @@
+//! DSPy interchange: reading DSPy `program.save("x.json")` files and writing them.
