@@ -75,9 +75,11 @@
 //! - [`lm`]: the [`Lm`] trait, requests and responses, [`ScriptedLm`].
 //! - [`module`]: [`Module`], [`RunCx`], [`Predict`], [`ChainOfThought`].
 //! - [`program`]: program files.
+//! - [`optimize`]: the compiler: optimizers, candidates, budgets.
 //! - [`artifact`]: compiled-program artifacts, DSPy import and export.
 //! - [`typed`]: `#[derive(Signature)]`, typed `Predict<S>` and `ChainOfThought<S>`.
 //! - [`data`]: [`Example`], [`Prediction`].
+//! - [`embed`]: nearest neighbours for few-shot demos: BM25, embedders, [`embed::NeighborIndex`].
 //! - [`prompt`]: [`Message`], [`Prompt`], [`ResponseFormat`].
 
 #![deny(missing_docs)]
@@ -86,11 +88,13 @@ pub mod adapter;
 pub mod artifact;
 pub mod config;
 pub mod data;
+pub mod embed;
 pub mod evaluate;
 mod fsutil;
 pub mod lm;
 pub mod metric;
 pub mod module;
+pub mod optimize;
 pub mod program;
 pub mod prompt;
 pub mod signature;

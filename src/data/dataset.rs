@@ -627,6 +627,12 @@ fn binary_to_json(value: &AnyValue<'_>, bytes: &[u8]) -> Value {
     }
 }
 
+/// The content hash of one example: the hash of a dataset holding just it (see [`Dataset`]).
+/// Optimizers key cached scores by it.
+pub fn example_hash(example: &Example) -> String {
+    content_hash(std::slice::from_ref(example))
+}
+
 /// The hex SHA-256 of the canonical JSON of `examples` (see [`Dataset`]).
 fn content_hash(examples: &[Example]) -> String {
     let mut hasher = Sha256::new();

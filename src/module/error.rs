@@ -33,6 +33,14 @@ pub enum RunError {
         /// What is wrong.
         message: String,
     },
+    /// Finding the demos for this input failed (KnnFewShot's embedding call).
+    #[error("predictor `{predictor}`: cannot find demos for this input: {message}")]
+    Demos {
+        /// The predictor (for a program-wide demo lookup, the program's first predictor).
+        predictor: String,
+        /// What went wrong.
+        message: String,
+    },
     /// The LM request failed. (The message names the predictor; the cause is the source, so
     /// that error reporters that walk the chain print it once.)
     #[error("predictor `{predictor}`")]
@@ -76,6 +84,7 @@ impl RunError {
             RunError::NoLm { predictor }
             | RunError::MissingInput { predictor, .. }
             | RunError::InvalidInput { predictor, .. }
+            | RunError::Demos { predictor, .. }
             | RunError::Lm { predictor, .. }
             | RunError::Parse { predictor, .. } => predictor,
         }

@@ -1,0 +1,416 @@
+//! `CompileCx`: what every optimizer shares during one compile: the program, data, metric,
+//! run contexts, budget meter, progress reporting, and the caches of scores and teacher runs.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::stream::{self, StreamExt};
+
+use super::budget::{round_usd, Budget, BudgetExceeded, Meter};
+use super::candidate::Candidate;
+use crate::data::dataset::{example_hash, Dataset};
+use crate::data::{Example, Prediction};
+use crate::lm::{Lm, Sampling};
+use crate::metric::Metric;
+use crate::module::{Module, RunCx, TraceEntry};
+
+/// Progress of a compile, reported after each program run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompileProgress {
+    /// What is running, e.g. `bootstrap round 1` or `validate candidate 3/10`.
+    pub phase: String,
+    /// Runs finished in this phase.
+    pub done: usize,
+    /// Runs planned in this phase (an upper bound when the phase may stop early).
+    pub total: usize,
+    /// LM calls so far in the whole compile.
+    pub calls: u64,
+    /// Dollars so far (by usage).
+    pub usd: f64,
+}
+
+type ProgressFn = Arc<dyn Fn(&CompileProgress) + Send + Sync>;
+
+/// (program tag + candidate hash, example hash).
+type ScoreKey = (Arc<str>, String);
+
+/// (teacher candidate hash, example hash, round).
+type TeacherKey = (Arc<str>, String, u32);
+
+/// One run of a program on one example, scored.
+#[derive(Debug, Clone)]
+pub struct ExampleRun {
+    /// The prediction, when the run succeeded.
+    pub prediction: Option<Prediction>,
+    /// The metric's score (0 for a failed run).
+    pub score: f64,
+    /// Every predictor call.
+    pub trace: Vec<TraceEntry>,
+    /// The program's cost for this run by usage; `None` when a model has no price.
+    pub cost_usd: Option<f64>,
+    /// LM calls.
+    pub calls: u64,
+}
+
+/// A candidate's scores on a set of examples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CandidateScore {
+    /// Mean score.
+    pub score: f64,
+    /// Per example, in order.
+    pub scores: Vec<f64>,
+    /// The program's mean cost per example; `None` when a model has no price.
+    pub cost_per_example: Option<f64>,
+    /// Mean LM calls per example.
+    pub calls_per_example: f64,
+}
+
+/// The shared state of one compile. Build it with the `with_*` methods, then hand it to an
+/// [`Optimizer`](super::Optimizer).
+pub struct CompileCx {
+    program: Arc<dyn Module>,
+    teacher: Option<Arc<dyn Module>>,
+    metric: Arc<dyn Metric>,
+    trainset: Dataset,
+    valset: Option<Dataset>,
+    run_cx: RunCx,
+    teacher_lm: Option<Arc<dyn Lm>>,
+    judge_cx: RunCx,
+    concurrency: usize,
+    seed: u64,
+    meter: Meter,
+    progress: Option<ProgressFn>,
+    scores: Mutex<HashMap<ScoreKey, Arc<ExampleRun>>>,
+    teacher_runs: Mutex<HashMap<TeacherKey, Arc<ExampleRun>>>,
+    simulated: AtomicBool,
+}
+
+impl fmt::Debug for CompileCx {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CompileCx")
+            .field("metric", &self.metric.name())
+            .field("trainset", &self.trainset.len())
+            .field("valset", &self.valset.as_ref().map(Dataset::len))
+            .field("concurrency", &self.concurrency)
+            .field("seed", &self.seed)
+            .field("budget", self.meter.budget())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CompileCx {
+    /// A compile of `program` on `trainset`, scored by `metric`: concurrency 8, seed 0, no
+    /// budget, no LM yet ([`with_run_cx`](Self::with_run_cx) sets it).
+    pub fn new(program: Arc<dyn Module>, metric: Arc<dyn Metric>, trainset: Dataset) -> Self {
+        CompileCx {
+            program,
+            teacher: None,
+            metric,
+            trainset,
+            valset: None,
+            run_cx: RunCx::new(),
+            teacher_lm: None,
+            judge_cx: RunCx::new(),
+            concurrency: 8,
+            seed: 0,
+            meter: Meter::default(),
+            progress: None,
+            scores: Mutex::default(),
+            teacher_runs: Mutex::default(),
+            simulated: AtomicBool::new(false),
+        }
+    }
+
+    /// Validation examples candidates are scored on (default: the trainset).
+    pub fn with_valset(mut self, valset: Dataset) -> Self {
+        self.valset = Some(valset);
+        self
+    }
+
+    /// The run context every program run starts from: its LM and sampling.
+    pub fn with_run_cx(mut self, cx: RunCx) -> Self {
+        self.run_cx = cx;
+        self
+    }
+
+    /// A teacher program (same predictor names) for bootstrapping, instead of the program.
+    pub fn with_teacher(mut self, teacher: Arc<dyn Module>) -> Self {
+        self.teacher = Some(teacher);
+        self
+    }
+
+    /// A (stronger) LM for the teacher's runs.
+    pub fn with_teacher_lm(mut self, lm: Arc<dyn Lm>) -> Self {
+        self.teacher_lm = Some(lm);
+        self
+    }
+
+    /// The context an LM-judged metric makes its calls in.
+    pub fn with_judge_cx(mut self, cx: RunCx) -> Self {
+        self.judge_cx = cx;
+        self
+    }
+
+    /// At most `n` program runs in flight.
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// The seed every random choice derives from (0 is a seed).
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Limits on calls, tokens and dollars.
+    pub fn with_budget(mut self, budget: Budget) -> Self {
+        self.meter = Meter::new(budget);
+        self
+    }
+
+    /// Calls `f` after each program run.
+    pub fn with_progress(mut self, f: impl Fn(&CompileProgress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// The program being compiled.
+    pub fn program(&self) -> &Arc<dyn Module> {
+        &self.program
+    }
+
+    /// The program the teacher runs are made with: the teacher given, else the program.
+    pub fn teacher(&self) -> &Arc<dyn Module> {
+        self.teacher.as_ref().unwrap_or(&self.program)
+    }
+
+    /// The metric.
+    pub fn metric(&self) -> &Arc<dyn Metric> {
+        &self.metric
+    }
+
+    /// The training examples.
+    pub fn trainset(&self) -> &Dataset {
+        &self.trainset
+    }
+
+    /// The validation examples given, if any.
+    pub fn valset(&self) -> Option<&Dataset> {
+        self.valset.as_ref()
+    }
+
+    /// The examples candidates are scored on: the valset, else the trainset.
+    pub fn scoring_set(&self) -> &Dataset {
+        self.valset.as_ref().unwrap_or(&self.trainset)
+    }
+
+    /// Runs in flight at most.
+    pub fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// The budget meter.
+    pub fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
+    /// Whether any call so far was answered by lmc's simulator.
+    pub fn simulated(&self) -> bool {
+        self.simulated.load(Ordering::Relaxed)
+    }
+
+    fn report(&self, phase: &str, done: usize, total: usize) {
+        if let Some(progress) = &self.progress {
+            let totals = self.meter.totals();
+            progress(&CompileProgress {
+                phase: phase.to_string(),
+                done,
+                total,
+                calls: totals.calls,
+                usd: round_usd(self.meter.usd()),
+            });
+        }
+    }
+
+    /// Runs `program` on one example in `cx` (a fork with its overlay, rollout and sampling)
+    /// and scores it; the usage goes on the meter.
+    async fn run_scored(&self, program: &dyn Module, cx: RunCx, example: &Example) -> ExampleRun {
+        let inputs = Example::from_fields(example.inputs()).with_inputs(example.input_keys().to_vec());
+        let result = program.forward(&cx, &inputs).await;
+        let trace = cx.trace();
+        let totals = cx.totals();
+        let (prediction, score, judge_usd) = match result {
+            Err(_) => (None, 0.0, 0.0),
+            Ok(prediction) => {
+                let judge = self.judge_cx.fork();
+                let score = self.metric.score(&judge, example, &prediction, &trace).await.map_or(0.0, |s| s.value);
+                (Some(prediction), score, judge.totals().program_cost_usd)
+            }
+        };
+        self.meter.add(&totals, judge_usd);
+        if trace
+            .iter()
+            .any(|t| t.lm.provider == "sim" || t.served_model.as_deref().is_some_and(|m| m.starts_with("sim/")))
+        {
+            self.simulated.store(true, Ordering::Relaxed);
+        }
+        ExampleRun {
+            prediction,
+            score,
+            trace,
+            cost_usd: (totals.unpriced_calls == 0).then_some(totals.program_cost_usd),
+            calls: totals.calls,
+        }
+    }
+
+    /// Scores `candidate` on `examples`, running only the pairs not scored before, in batches
+    /// of [`concurrency`](Self::concurrency) with a budget check before each. Results come back
+    /// in example order whatever the completion order.
+    pub async fn evaluate(
+        &self,
+        candidate: &Candidate,
+        examples: &[Example],
+        phase: &str,
+    ) -> Result<CandidateScore, BudgetExceeded> {
+        self.evaluate_program(&self.program, "", candidate, examples, phase).await
+    }
+
+    /// [`evaluate`](Self::evaluate) for another program built around the one being compiled
+    /// (KnnFewShot's wrapper, say); `tag` names it in the score cache's keys.
+    pub async fn evaluate_program(
+        &self,
+        program: &Arc<dyn Module>,
+        tag: &str,
+        candidate: &Candidate,
+        examples: &[Example],
+        phase: &str,
+    ) -> Result<CandidateScore, BudgetExceeded> {
+        let tagged: Arc<str> = format!("{tag}{}", candidate.hash()).into();
+        let key = |e: &Example| (tagged.clone(), example_hash(e));
+        let keys: Vec<_> = examples.iter().map(key).collect();
+        let missing: Vec<usize> = {
+            let scores = self.scores.lock().unwrap_or_else(PoisonError::into_inner);
+            (0..examples.len()).filter(|&i| !scores.contains_key(&keys[i])).collect()
+        };
+        let base = self.run_cx.fork().with_overlay(candidate.overlay().clone());
+        let mut done = examples.len() - missing.len();
+        for batch in missing.chunks(self.concurrency) {
+            self.meter.check()?;
+            // Futures collected first, then polled: a `map` closure in the stream trips the
+            // compiler's higher-ranked lifetime check when the future must be `Send`.
+            let runs: Vec<_> = batch
+                .iter()
+                .map(|&i| {
+                    let cx = base.fork();
+                    async move { (i, self.run_scored(program.as_ref(), cx, &examples[i]).await) }
+                })
+                .collect();
+            let runs: Vec<(usize, ExampleRun)> = stream::iter(runs).buffered(self.concurrency).collect().await;
+            let mut scores = self.scores.lock().unwrap_or_else(PoisonError::into_inner);
+            for (i, run) in runs {
+                scores.insert(keys[i].clone(), Arc::new(run));
+            }
+            drop(scores);
+            done += batch.len();
+            self.report(phase, done, examples.len());
+        }
+        let scores = self.scores.lock().unwrap_or_else(PoisonError::into_inner);
+        let runs: Vec<&Arc<ExampleRun>> = keys.iter().filter_map(|k| scores.get(k)).collect();
+        let n = runs.len().max(1) as f64;
+        let per_example: Vec<f64> = runs.iter().map(|r| r.score).collect();
+        let cost = runs.iter().map(|r| r.cost_usd).sum::<Option<f64>>();
+        Ok(CandidateScore {
+            score: per_example.iter().sum::<f64>() / n,
+            scores: per_example,
+            cost_per_example: cost.map(|c| round_usd(c / n)),
+            calls_per_example: runs.iter().map(|r| r.calls as f64).sum::<f64>() / n,
+        })
+    }
+
+    /// Runs the teacher (or the program) under `candidate` on each of `examples`, in batches
+    /// with a budget check before each, and returns the runs in example order. Round 0 uses
+    /// the run's sampling; later rounds a fresh rollout (`round`) at temperature 1.0, as DSPy
+    /// does. `exclude_self` drops each example from its own demos. Runs are cached by
+    /// (candidate, example, round), so candidates that bootstrap the same examples share them.
+    pub async fn teacher_runs(
+        &self,
+        candidate: &Candidate,
+        examples: &[Example],
+        round: u32,
+        phase: &str,
+        total: usize,
+        done_before: usize,
+    ) -> Result<Vec<Arc<ExampleRun>>, BudgetExceeded> {
+        let mut base = self.run_cx.fork().with_rollout(round);
+        if let Some(lm) = &self.teacher_lm {
+            base = base.with_lm(lm.clone());
+        }
+        if round > 0 {
+            let sampling = Sampling { temperature: Some(1.0), ..base.sampling().clone() };
+            base = base.with_sampling(sampling);
+        }
+        let program = self.teacher();
+        let keys: Vec<_> =
+            examples.iter().map(|e| (Arc::<str>::from(candidate.hash()), example_hash(e), round)).collect();
+        let cached: Vec<Option<Arc<ExampleRun>>> = {
+            let memo = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner);
+            keys.iter().map(|k| memo.get(k).cloned()).collect()
+        };
+        if cached.iter().any(Option::is_none) {
+            self.meter.check()?;
+        }
+        let runs: Vec<_> = examples
+            .iter()
+            .zip(cached)
+            .map(|(example, cached)| {
+                let base = &base;
+                async move {
+                    match cached {
+                        Some(run) => run,
+                        None => {
+                            let own = without_example(candidate, example);
+                            let cx = base.fork().with_overlay(own.overlay().clone());
+                            Arc::new(self.run_scored(program.as_ref(), cx, example).await)
+                        }
+                    }
+                }
+            })
+            .collect();
+        let runs: Vec<Arc<ExampleRun>> = stream::iter(runs).buffered(self.concurrency).collect().await;
+        let mut memo = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner);
+        for (key, run) in keys.into_iter().zip(&runs) {
+            memo.entry(key).or_insert_with(|| run.clone());
+        }
+        drop(memo);
+        self.report(phase, done_before + examples.len(), total);
+        Ok(runs)
+    }
+}
+
+/// `candidate` with `example` removed from every predictor's demos: an example is never its
+/// own demo.
+fn without_example(candidate: &Candidate, example: &Example) -> Candidate {
+    let overlay = candidate.overlay();
+    let contains = overlay
+        .predictors
+        .values()
+        .any(|p| p.demos.as_ref().is_some_and(|d| d.iter().any(|x| x.fields() == example.fields())));
+    if !contains {
+        return candidate.clone();
+    }
+    let mut overlay = (**overlay).clone();
+    for p in overlay.predictors.values_mut() {
+        if let Some(demos) = &mut p.demos {
+            demos.retain(|d| d.fields() != example.fields());
+        }
+    }
+    Candidate::new(overlay)
+}
