@@ -89,6 +89,43 @@ pub struct SpecEval {
     pub slice_by: Vec<String>,
 }
 
+/// `[compile]`: how `lmc compile` compiles the task. Flags override each setting.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecCompile {
+    /// `labeled`, `bootstrap`, `random-search` or `knn` (default `bootstrap`).
+    pub optimizer: Option<String>,
+    /// The seed (default 0).
+    pub seed: Option<u64>,
+    /// The split candidates are scored on (default `dev` when the spec has one, else the
+    /// trainset itself).
+    pub valset: Option<String>,
+    /// Program runs in flight.
+    pub concurrency: Option<usize>,
+    /// Stop after this many LM calls.
+    pub max_calls: Option<u64>,
+    /// Stop after this many tokens.
+    pub max_tokens: Option<u64>,
+    /// Stop after this many dollars (by usage).
+    pub max_usd: Option<f64>,
+    /// Bootstrapped demos per predictor.
+    pub max_bootstrapped_demos: Option<usize>,
+    /// Demos per predictor in all.
+    pub max_labeled_demos: Option<usize>,
+    /// Bootstrap rounds.
+    pub max_rounds: Option<u32>,
+    /// The score a teacher run must reach to become demos.
+    pub metric_threshold: Option<f64>,
+    /// RandomSearch's shuffled bootstraps.
+    pub num_candidates: Option<usize>,
+    /// Demos per call (`labeled` and `knn`).
+    pub k: Option<usize>,
+    /// KnnFewShot's embedding model (`provider/model`; default: BM25, no model).
+    pub embedder: Option<String>,
+    /// The teacher's LM (`provider/model`).
+    pub teacher_lm: Option<String>,
+}
+
 /// A task spec file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -111,9 +148,9 @@ pub struct TaskSpec {
     /// The simulator's settings for this task.
     #[serde(default)]
     pub sim: Option<SimSettings>,
-    /// Compile settings (read by `lmc compile`; kept as written here).
+    /// Compile settings.
     #[serde(default)]
-    pub compile: Option<toml::Value>,
+    pub compile: SpecCompile,
     /// Gate settings (read by `lmc gate`; kept as written here).
     #[serde(default)]
     pub gate: Option<toml::Value>,
@@ -148,7 +185,7 @@ impl TaskSpec {
         let mut spec: TaskSpec =
             toml::from_str(&text).map_err(|e| err(format!("invalid spec: {}", e.to_string().trim_end())))?;
         let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
-        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { dir.join(p) };
+        let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { normalize(&dir.join(p)) };
         spec.program = resolve(&spec.program);
         spec.artifact = spec.artifact.as_deref().map(resolve);
         for split in [&mut spec.data.train, &mut spec.data.dev, &mut spec.data.test].into_iter().flatten() {
@@ -184,4 +221,24 @@ impl TaskSpec {
             .filter_map(|(name, split)| split.as_ref().map(|s| (name, s)))
             .collect()
     }
+}
+
+/// `evals/../datasets/x.jsonl` → `datasets/x.jsonl`, lexically (no file system access), so
+/// reports and artifacts name files the way a reader expects.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.components().next_back(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
 }

@@ -21,6 +21,12 @@ pub struct Provenance {
     pub program: String,
     /// SHA-256 of the program (its file, or its predictors' signatures).
     pub program_hash: String,
+    /// The compiled artifact installed, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
+    /// SHA-256 of the artifact file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_hash: Option<String>,
     /// The dataset file and split.
     pub dataset: String,
     /// The content hash of the loaded examples.

@@ -217,6 +217,38 @@ impl LmFactory {
         }
     }
 
+    /// An embedding client for `model` (`provider/model`) on an OpenAI-compatible provider,
+    /// with the provider's endpoint (or `base_url`) and key.
+    pub fn build_embedder(
+        &self,
+        model: &str,
+        base_url: Option<&str>,
+    ) -> Result<Arc<dyn crate::embed::Embedder>, LmError> {
+        let (provider, name) = Self::split_model(model)?;
+        let settings = self.providers.get(provider).ok_or_else(|| {
+            LmError::Config(format!("unknown provider `{provider}` in the embedding model `{model}`"))
+        })?;
+        if settings.wire != Wire::OpenAi {
+            return Err(LmError::Config(format!(
+                "`{provider}` has no OpenAI-compatible embeddings endpoint; use e.g. openai/text-embedding-3-small, \
+                 ollama/nomic-embed-text, or bm25"
+            )));
+        }
+        let key = settings.api_key_env.as_deref().and_then(|var| (self.env)(var)).filter(|k| !k.trim().is_empty());
+        if key.is_none() && settings.key_required {
+            let var = settings.api_key_env.as_deref().unwrap_or("the provider's key variable");
+            return Err(LmError::Config(format!("no API key for the embedding model {model}: set {var}, or use bm25")));
+        }
+        let embedder = crate::embed::OpenAiEmbedder::new(
+            name,
+            base_url.unwrap_or(&settings.base_url),
+            key.map(|k| ApiKey::new(k.trim())),
+        )
+        .map_err(|e| LmError::Config(e.to_string()))?
+        .with_provider(provider);
+        Ok(Arc::new(embedder))
+    }
+
     /// The LM for `model` (`provider/model`): client, limit, retries, cache.
     pub fn build(&self, model: &str) -> Result<Arc<dyn Lm>, LmError> {
         if model == "sim" || model.starts_with("sim/") {

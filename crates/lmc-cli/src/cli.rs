@@ -32,6 +32,19 @@ pub(crate) enum Command {
         lmc eval --program programs/math_qa.toml --dataset datasets/gsm8k/test.jsonl --metric numeric --field answer --lm sim --world datasets/gsm8k/test.jsonl\n\n\
         Exit codes: 0 the evaluation ran (whatever the score); 2 a usage, data or provider error.")]
     Eval(Box<EvalArgs>),
+    /// Compile a program: find the demos (and instructions) that score best on labeled data.
+    #[command(after_help = "Examples:\n  \
+        lmc compile evals/gsm8k.toml --lm sim\n  \
+        lmc compile evals/gsm8k.toml --optimizer random-search --num-candidates 8 --max-usd 2 --lm openai/gpt-4o-mini\n  \
+        lmc compile evals/gsm8k.toml --dry-run\n  \
+        lmc compile --program programs/math_qa.toml --trainset datasets/gsm8k/train.jsonl \\\n      \
+        --valset datasets/gsm8k/dev.jsonl --metric numeric --field answer --optimizer bootstrap \\\n      \
+        --lm sim --world datasets/gsm8k/train.jsonl --out programs/math_qa.compiled.json\n\n\
+        The artifact (--out, or the spec's `artifact`) is JSON with stable key order and no timestamps: \
+        the same seed, data and LM replies give the same bytes. Use it with `lmc eval --artifact` and \
+        `lmc run --artifact`; read it with `lmc inspect artifact`.\n\n\
+        Exit codes: 0 compiled (also when a budget stopped it early: the artifact says so); 2 a usage, data or provider error.")]
+    Compile(Box<CompileArgs>),
     /// Print the resolved configuration: each setting, its value and where it comes from.
     #[command(
         after_help = "Precedence: flags, then environment (LMC_*, provider keys), then the spec file, then lmc.toml, \
@@ -80,6 +93,8 @@ pub(crate) enum InspectCommand {
     Program(ProgramArgs),
     /// Show an evaluation's results from its run directory (`lmc eval --out DIR`).
     Run(InspectRunArgs),
+    /// Show a compiled artifact readably: per predictor, its instructions and demos.
+    Artifact(InspectArtifactArgs),
 }
 
 /// Which module wraps the signature.
@@ -198,6 +213,10 @@ pub(crate) struct RunArgs {
     /// The program's inputs: a JSON object, or @FILE to read one from a file.
     #[arg(long, value_name = "JSON")]
     pub(crate) input: String,
+
+    /// A compiled artifact (lmc compile --out) to install: its instructions and demos.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) artifact: Option<PathBuf>,
 
     #[command(flatten)]
     pub(crate) lm: LmArgs,
@@ -374,6 +393,15 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_name = "PROVIDER/MODEL")]
     pub(crate) judge_lm: Option<String>,
 
+    /// A compiled artifact (lmc compile --out) to install: its instructions and demos
+    /// (default: the spec's `artifact`, when that file exists).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) artifact: Option<PathBuf>,
+
+    /// Evaluate the program as written, ignoring the spec's artifact.
+    #[arg(long, conflicts_with = "artifact")]
+    pub(crate) no_artifact: bool,
+
     #[command(flatten)]
     pub(crate) lm: LmArgs,
 
@@ -427,4 +455,150 @@ pub(crate) struct InspectRunArgs {
     /// Only this example (its index in the dataset).
     #[arg(long, value_name = "INDEX")]
     pub(crate) example: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InspectArtifactArgs {
+    /// The artifact (lmc compile --out).
+    #[arg(value_name = "FILE")]
+    pub(crate) artifact: PathBuf,
+
+    /// Check it against this program file too.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) program: Option<PathBuf>,
+
+    /// Show at most this many demos per predictor (default: all).
+    #[arg(long, value_name = "N")]
+    pub(crate) demos: Option<usize>,
+}
+
+/// The optimizers `lmc compile` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OptimizerArg {
+    /// k labeled training examples as demos (no LM calls).
+    Labeled,
+    /// Demos from the traces of teacher runs that pass the metric (BootstrapFewShot).
+    Bootstrap,
+    /// Zero-shot, labeled and several bootstraps scored on the valset; the best wins.
+    RandomSearch,
+    /// The k training examples nearest each input, chosen at inference time.
+    Knn,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompileArgs {
+    /// A task spec (evals/*.toml): program, data splits, metric, LM and [compile] settings.
+    #[arg(value_name = "SPEC")]
+    pub(crate) spec: Option<PathBuf>,
+
+    /// The program file (without a spec).
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    pub(crate) program: Option<PathBuf>,
+
+    /// The training examples (without a spec; JSONL, JSON, CSV or Parquet).
+    #[arg(long, value_name = "FILE", conflicts_with = "spec")]
+    pub(crate) trainset: Option<PathBuf>,
+
+    /// Validation examples candidates are scored on (default: the spec's dev split, else the trainset).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) valset: Option<PathBuf>,
+
+    /// Dataset columns that are program inputs (default: the program's inputs).
+    #[arg(long, value_name = "COL,...", value_delimiter = ',')]
+    pub(crate) inputs: Vec<String>,
+
+    /// Gold labels: OUTPUT=COLUMN (or just OUTPUT when the names match); repeatable.
+    #[arg(long, value_name = "OUTPUT=COLUMN", value_delimiter = ',')]
+    pub(crate) labels: Vec<String>,
+
+    /// The metric: exact_match, f1, contains, numeric, regex, json_valid, schema_valid, judge.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) metric: Option<String>,
+
+    /// The output field the metric scores (default: answer).
+    #[arg(long, value_name = "FIELD")]
+    pub(crate) field: Option<String>,
+
+    /// The optimizer (default: the spec's, else bootstrap).
+    #[arg(long, value_enum)]
+    pub(crate) optimizer: Option<OptimizerArg>,
+
+    #[command(flatten)]
+    pub(crate) lm: LmArgs,
+
+    /// A stronger LM for the teacher's runs (bootstrap, random-search).
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub(crate) teacher_lm: Option<String>,
+
+    /// The LM that judges, for --metric judge.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub(crate) judge_lm: Option<String>,
+
+    /// The seed of every random choice (default 0; 0 is a seed).
+    #[arg(long, value_name = "S")]
+    pub(crate) seed: Option<u64>,
+
+    /// Stop after this many LM calls (checked before each batch).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_calls: Option<u64>,
+
+    /// Stop after this many tokens, input plus output, in all.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_total_tokens: Option<u64>,
+
+    /// Stop after this many dollars (by usage: cache hits count).
+    #[arg(long, value_name = "USD")]
+    pub(crate) max_usd: Option<f64>,
+
+    /// Program runs in flight at once (default 8).
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<usize>,
+
+    /// RandomSearch: shuffled bootstraps beyond zero-shot, labeled and bootstrap (default 16).
+    #[arg(long, value_name = "N")]
+    pub(crate) num_candidates: Option<usize>,
+
+    /// Bootstrapped demos per predictor (default 4).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_bootstrapped_demos: Option<usize>,
+
+    /// Demos per predictor in all, labeled ones filling up (default 16).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_labeled_demos: Option<usize>,
+
+    /// Bootstrap rounds (default 1); later rounds retry at temperature 1.0.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_rounds: Option<u32>,
+
+    /// The score a teacher run must reach to become demos (default: any score above 0).
+    #[arg(long, value_name = "X")]
+    pub(crate) metric_threshold: Option<f64>,
+
+    /// Demos per call for labeled and knn (default 16 and 3).
+    #[arg(long, value_name = "N")]
+    pub(crate) k: Option<usize>,
+
+    /// knn: the embedding model (provider/model), instead of BM25 over the inputs' text.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub(crate) embedder: Option<String>,
+
+    /// Use only the first N training examples.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit_train: Option<usize>,
+
+    /// Use only the first N validation examples.
+    #[arg(long, value_name = "N")]
+    pub(crate) limit_val: Option<usize>,
+
+    /// Where to write the artifact (default: the spec's `artifact`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// Print the planned program runs and an estimated cost, and spend nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// Print a JSON summary instead of the table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }

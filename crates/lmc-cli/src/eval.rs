@@ -9,12 +9,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lmc::data::dataset::{ColumnMap, DataSpec, Dataset};
 use lmc::evaluate::{Evaluate, Provenance};
 use lmc::metric::{self, MetricSpec};
-use lmc::sim::{SimSettings, SimWorld};
+use lmc::sim::SimSettings;
 use lmc::spec::TaskSpec;
-use lmc::{Example, Module, Program, RunCx, Sampling};
+use lmc::{Program, RunCx};
 
 use crate::cli::EvalArgs;
-use crate::output::{print_json, print_line};
+use crate::output::{print_json, print_line, write_atomic};
+use crate::task::{file_hash, git_commit, install_artifact, install_step_lms, runnable, task_lm, TaskLm, TaskWorld};
 
 /// What to evaluate, from a spec or from flags.
 struct Plan {
@@ -90,53 +91,40 @@ fn plan(args: &EvalArgs) -> anyhow::Result<Plan> {
 
 pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(args)?;
-    let program = Program::load(&plan.program_path)?;
+    let mut program = Program::load(&plan.program_path)?;
     let mut columns = plan.columns.clone();
     if columns.inputs.is_empty() {
         columns.inputs = program.inputs().to_vec();
     }
     let dataset = Dataset::load(&plan.data, &columns)?;
 
-    // The LM: flags, then environment, then the spec's [lm], then lmc.toml.
-    let spec_layer = plan.spec.as_ref().map(|s| lmc::config::SpecLayer {
-        path: s.path.clone(),
-        lm: lmc::config::LmConfig {
-            model: s.lm.model.clone(),
-            temperature: s.lm.temperature,
-            max_tokens: s.lm.max_tokens,
+    let task_lm = task_lm(
+        &args.lm,
+        plan.spec.as_ref(),
+        TaskWorld {
+            name: plan.spec.as_ref().map_or("world", |_| program.name()),
+            files: plan.world_files.clone(),
+            labels: &plan.columns.labels,
+            sim: plan.sim.clone(),
+            metric_field: &plan.metric.field,
         },
-        base_url: s.lm.base_url.clone(),
-        cache_mode: None,
-    });
-    let (resolved, mut factory) = args.lm.factory_with_spec(spec_layer)?;
-    let model = resolved.require_model()?.to_string();
-    if (model == "sim" || model.starts_with("sim/")) && args.lm.world.is_none() {
-        // The task's own data is the simulator's world.
-        let mut records = Vec::new();
-        for file in &plan.world_files {
-            let spec = DataSpec { path: file.clone(), limit: None, shuffle_seed: None, sample: None };
-            let loaded = Dataset::load(&spec, &ColumnMap { inputs: Vec::new(), labels: plan.columns.labels.clone() })?;
-            records.extend(loaded.into_examples().into_iter().map(Example::into_fields));
-        }
-        let mut sim = plan.sim.clone();
-        if !plan.columns.labels.contains_key(&sim.answer_field) {
-            sim.answer_field = plan.metric.field.clone();
-        }
-        let world = SimWorld::new(plan.spec.as_ref().map_or("world", |_| program.name()), &records, sim)
-            .map_err(|m| anyhow::anyhow!("the simulator's world: {m}"))?;
-        factory = factory.with_sim_world(Arc::new(world));
-    }
+    )?;
+    let TaskLm { factory, model, sampling } = task_lm;
     let lm = factory.build(&model)?;
+    install_step_lms(&mut program, &factory)?;
+    let artifact_path = args
+        .artifact
+        .clone()
+        .or_else(|| plan.spec.as_ref().and_then(|s| s.artifact.clone()).filter(|p| !args.no_artifact && p.exists()));
+    let knn = match &artifact_path {
+        Some(path) => install_artifact(&mut program, path)?,
+        None => None,
+    };
     let judge_lm = match &args.judge_lm {
         Some(m) => Some(factory.build(m).with_context(|| format!("--judge-lm {m}"))?),
         None => None,
     };
     let metric = metric::from_spec_with_judge(&plan.metric, judge_lm)?;
-    let sampling = Sampling {
-        temperature: resolved.lm.temperature.value,
-        max_tokens: resolved.lm.max_tokens.value,
-        ..Sampling::default()
-    };
     let cx = RunCx::new().with_lm(lm).with_sampling(sampling.clone());
 
     let spec_eval = plan.spec.as_ref().map(|s| s.eval.clone()).unwrap_or_default();
@@ -145,6 +133,8 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let provenance = Provenance {
         program: program.name().to_string(),
         program_hash: file_hash(&plan.program_path),
+        artifact: artifact_path.as_ref().map(|p| p.display().to_string()),
+        artifact_hash: artifact_path.as_deref().map(file_hash),
         dataset: format!("{} ({})", plan.data.path.display(), plan.split),
         dataset_hash: dataset.hash().to_string(),
         metric: format!("{} on `{}`", plan.metric.name, plan.metric.field),
@@ -153,7 +143,7 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
         git_commit: git_commit(),
         ..Provenance::default()
     };
-    let program: Arc<dyn Module> = Arc::new(program);
+    let program = runnable(program, knn.as_ref(), &factory)?;
     let mut evaluate = Evaluate::new(program, Arc::from(metric))
         .with_cx(cx)
         .with_concurrency(concurrency)
@@ -220,43 +210,4 @@ fn progress_bar(total: u64, quiet: bool) -> Option<ProgressBar> {
         .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     Some(bar)
-}
-
-/// Writes `text` to `path` through a temporary file and a rename, so a crash never leaves a
-/// half-written report.
-fn write_atomic(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
-}
-
-fn file_hash(path: &std::path::Path) -> String {
-    use std::fmt::Write;
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
-    digest.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
-/// The current git commit, read from `.git` without running git.
-fn git_commit() -> Option<String> {
-    let mut dir = std::env::current_dir().ok()?;
-    loop {
-        let head = dir.join(".git/HEAD");
-        if let Ok(text) = std::fs::read_to_string(&head) {
-            let text = text.trim();
-            return match text.strip_prefix("ref: ") {
-                Some(reference) => {
-                    std::fs::read_to_string(dir.join(".git").join(reference)).ok().map(|s| s.trim().to_string())
-                }
-                None => Some(text.to_string()),
-            };
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
 }

@@ -5,14 +5,17 @@
 
 mod cache_cmd;
 mod cli;
+mod compile;
 mod config_cmd;
 mod eval;
 mod input;
 mod inspect;
+mod inspect_artifact;
 mod lm_args;
 mod output;
 mod run;
 mod sim_server;
+mod task;
 
 use std::process::ExitCode;
 
@@ -29,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Eval(args) => eval::eval(&args),
+        Command::Compile(args) => compile::compile(&args),
         Command::Config(args) => config_cmd::config(&args),
         Command::Cache(args) => cache_cmd::cache(&args),
         Command::SimServer(args) => sim_server::sim_server(&args),
@@ -37,6 +41,7 @@ fn main() -> ExitCode {
             InspectCommand::Parse(args) => inspect::parse(&args),
             InspectCommand::Program(args) => inspect::program(&args),
             InspectCommand::Run(args) => inspect::run(&args),
+            InspectCommand::Artifact(args) => inspect_artifact::artifact(&args),
         },
     };
     match result {

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use lmc::{Example, Module, Program, RunCx, Sampling, TraceEntry};
+use lmc::{Example, Program, RunCx, Sampling, TraceEntry};
 use serde_json::{json, Value};
 
 use crate::cli::RunArgs;
@@ -26,14 +26,13 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let model = resolved.require_model()?.to_string();
     let lm = factory.build(&model)?;
     // Steps that name their own LM get it; the rest use the run's default.
-    let step_lms: Vec<(String, String)> =
-        program.steps().iter().filter_map(|s| s.lm().map(|m| (s.name().to_string(), m.to_string()))).collect();
-    for (step, step_model) in step_lms {
-        let step_lm = factory.build(&step_model).with_context(|| format!("step `{step}`"))?;
-        for predictor in program.predictors_mut().into_iter().filter(|p| p.name() == step) {
-            predictor.set_lm(Some(step_lm.clone()));
-        }
-    }
+    crate::task::install_step_lms(&mut program, &factory)?;
+    let knn = match &args.artifact {
+        Some(path) => crate::task::install_artifact(&mut program, path)?,
+        None => None,
+    };
+    let name = program.name().to_string();
+    let runnable = crate::task::runnable(program, knn.as_ref(), &factory)?;
     let sampling = Sampling {
         temperature: resolved.lm.temperature.value,
         max_tokens: resolved.lm.max_tokens.value,
@@ -46,7 +45,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
     let started = Instant::now();
-    let result = runtime.block_on(program.forward(&cx, &example));
+    let result = runtime.block_on(runnable.forward(&cx, &example));
     let elapsed = started.elapsed();
     let totals = cx.totals();
     let trace = cx.trace();
@@ -56,7 +55,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         let calls: Vec<Value> = trace.iter().map(call_json).collect();
         print_json(&json!({
-            "program": program.name(),
+            "program": name,
             "lm": model,
             "simulated": simulated,
             "outputs": prediction.fields(),
