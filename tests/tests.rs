@@ -7,6 +7,8 @@ mod mock_server;
 /// Shared helpers: fixtures, scripted LMs.
 mod support;
 
+/// Compiled-program artifacts: save and load, validation against the program, overlays.
+mod artifact;
 /// The persistent LM cache.
 mod cache;
 /// lmc.toml and configuration precedence.
@@ -19,6 +21,8 @@ mod evaluate;
 mod metrics;
 /// Predict, ChainOfThought and a two-predictor Rust program against a scripted LM.
 mod modules;
+/// The compiler: optimizers, determinism, budgets, caches, candidates.
+mod optimize;
 /// Prompt rendering and parsing, byte for byte against DSPy 3.4.1's renderings.
 mod parity;
 /// Reply parsing: every field type, malformed replies, and a never-panics property.

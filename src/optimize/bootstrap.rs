@@ -30,10 +30,11 @@ use crate::module::TraceEntry;
 ///    pass or were not tried.
 ///
 /// Unlike DSPy's loop, runs go concurrently (at most the compile's concurrency at once, a
-/// budget check before each batch). Results are merged in example order, not completion
-/// order, and successes beyond the limit in the last batch are dropped, so the demos do not
-/// depend on timing or concurrency. An example is never its own demo: each teacher run leaves
-/// its own example out of the labeled demos.
+/// budget check before each batch). A batch is never larger than the number of demos still
+/// wanted: each run passes at most once, so a sequential loop would make every run of the
+/// batch too. Results are merged in example order, not completion order, so the demos, the
+/// runs made and what they cost do not depend on timing or concurrency. An example is never
+/// its own demo: each teacher run leaves its own example out of the labeled demos.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BootstrapFewShot {
     /// Bootstrapped demos per predictor (DSPy's default: 4).
@@ -104,10 +105,16 @@ impl BootstrapFewShot {
         let mut done = 0;
         'rounds: for round in 0..self.max_rounds {
             let pending: Vec<usize> = (0..trainset.len()).filter(|&i| !passed[i]).collect();
-            for batch in pending.chunks(cx.concurrency()) {
+            let mut next = 0;
+            while next < pending.len() {
                 if count >= self.max_bootstrapped_demos {
                     break 'rounds;
                 }
+                // No more runs than demos still wanted, so that the runs made (and the
+                // compile's cost) are those of a sequential loop at any concurrency.
+                let size = cx.concurrency().min(self.max_bootstrapped_demos - count);
+                let batch = &pending[next..pending.len().min(next + size)];
+                next += batch.len();
                 let examples: Vec<Example> = batch.iter().map(|&i| trainset[i].clone()).collect();
                 let label =
                     if self.max_rounds > 1 { format!("{phase} round {}", round + 1) } else { phase.to_string() };
