@@ -2,11 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::json;
 
 use super::seed::{salt, sample};
-use super::{Candidate, CompileCx, CompileError, Compiled, LabeledFewShot, Optimizer, RunPlan};
+use super::{Candidate, CompileCx, CompileError, Compiled, ExampleRun, LabeledFewShot, Optimizer, RunPlan};
 use crate::data::Example;
 use crate::module::TraceEntry;
 
@@ -30,10 +33,10 @@ use crate::module::TraceEntry;
 ///    pass or were not tried.
 ///
 /// Unlike DSPy's loop, runs go concurrently (at most the compile's concurrency at once, a
-/// budget check before each batch). A batch is never larger than the number of demos still
-/// wanted: each run passes at most once, so a sequential loop would make every run of the
-/// batch too. Results are merged in example order, not completion order, so the demos, the
-/// runs made and what they cost do not depend on timing or concurrency. An example is never
+/// budget check before each run). A run starts only when a sequential loop would surely make
+/// it too: when the passes so far plus the runs in flight are fewer than the demos wanted.
+/// Results are merged in example order, not completion order, so the demos, the runs made and
+/// what they cost do not depend on timing or concurrency. An example is never
 /// its own demo: each teacher run leaves its own example out of the labeled demos.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BootstrapFewShot {
@@ -105,41 +108,54 @@ impl BootstrapFewShot {
         let mut done = 0;
         'rounds: for round in 0..self.max_rounds {
             let pending: Vec<usize> = (0..trainset.len()).filter(|&i| !passed[i]).collect();
+            let label = if self.max_rounds > 1 { format!("{phase} round {}", round + 1) } else { phase.to_string() };
             let mut next = 0;
-            while next < pending.len() {
-                if count >= self.max_bootstrapped_demos {
-                    break 'rounds;
+            let mut running = FuturesUnordered::new();
+            let mut finished: BTreeMap<usize, Arc<ExampleRun>> = BTreeMap::new();
+            let mut new_passes = 0;
+            loop {
+                // Start a run only when a sequential loop would surely make it too: when the
+                // passes so far plus every run in flight (each may pass) leave room. So the
+                // runs made, and what they cost, do not depend on concurrency or timing.
+                while stopped.is_none()
+                    && running.len() < cx.concurrency()
+                    && next < pending.len()
+                    && count + new_passes + running.len() < self.max_bootstrapped_demos
+                {
+                    let i = pending[next];
+                    next += 1;
+                    let teacher = &teacher;
+                    running.push(async move { (i, cx.teacher_run(teacher, &trainset[i], round).await) });
                 }
-                // No more runs than demos still wanted, so that the runs made (and the
-                // compile's cost) are those of a sequential loop at any concurrency.
-                let size = cx.concurrency().min(self.max_bootstrapped_demos - count);
-                let batch = &pending[next..pending.len().min(next + size)];
-                next += batch.len();
-                let examples: Vec<Example> = batch.iter().map(|&i| trainset[i].clone()).collect();
-                let label =
-                    if self.max_rounds > 1 { format!("{phase} round {}", round + 1) } else { phase.to_string() };
-                let runs = match cx.teacher_runs(&teacher, &examples, round, &label, total, done).await {
-                    Ok(runs) => runs,
+                let Some((i, run)) = running.next().await else { break };
+                match run {
+                    Ok(run) => {
+                        if run.prediction.is_some() && self.passes(run.score) {
+                            new_passes += 1;
+                        }
+                        finished.insert(i, run);
+                        done += 1;
+                        cx.report(&label, done, total);
+                    }
                     Err(e) => {
-                        stopped = Some(e.to_string());
-                        break 'rounds;
+                        stopped.get_or_insert(e.to_string());
                     }
-                };
-                done += examples.len();
-                for (&i, run) in batch.iter().zip(&runs) {
-                    if count >= self.max_bootstrapped_demos {
-                        break;
-                    }
-                    if run.prediction.is_some() && self.passes(run.score) {
-                        passed[i] = true;
-                        count += 1;
-                        for entry in &run.trace {
-                            if let Some(demo) = demo_of(entry) {
-                                traces.entry(entry.predictor.clone()).or_default().push(demo);
-                            }
+                }
+            }
+            // Merge in example order.
+            for (i, run) in finished {
+                if count < self.max_bootstrapped_demos && run.prediction.is_some() && self.passes(run.score) {
+                    passed[i] = true;
+                    count += 1;
+                    for entry in &run.trace {
+                        if let Some(demo) = demo_of(entry) {
+                            traces.entry(entry.predictor.clone()).or_default().push(demo);
                         }
                     }
                 }
+            }
+            if stopped.is_some() || count >= self.max_bootstrapped_demos {
+                break 'rounds;
             }
         }
         let pool: Vec<Example> = trainset.iter().zip(&passed).filter(|(_, &p)| !p).map(|(e, _)| e.clone()).collect();

@@ -227,7 +227,8 @@ impl CompileCx {
         self.simulated.load(Ordering::Relaxed)
     }
 
-    fn report(&self, phase: &str, done: usize, total: usize) {
+    /// Reports progress to the compile's callback.
+    pub(crate) fn report(&self, phase: &str, done: usize, total: usize) {
         if let Some(progress) = &self.progress {
             let totals = self.meter.totals();
             progress(&CompileProgress {
@@ -271,9 +272,9 @@ impl CompileCx {
         }
     }
 
-    /// Scores `candidate` on `examples`, running only the pairs not scored before, in batches
-    /// of [`concurrency`](Self::concurrency) with a budget check before each. Results come back
-    /// in example order whatever the completion order.
+    /// Scores `candidate` on `examples`, running only the pairs not scored before, at most
+    /// [`concurrency`](Self::concurrency) at once, with a budget check before each run. Scores
+    /// come back in example order whatever the completion order.
     pub async fn evaluate(
         &self,
         candidate: &Candidate,
@@ -301,26 +302,36 @@ impl CompileCx {
             (0..examples.len()).filter(|&i| !scores.contains_key(&keys[i])).collect()
         };
         let base = self.run_cx.fork().with_overlay(candidate.overlay().clone());
-        let mut done = examples.len() - missing.len();
-        for batch in missing.chunks(self.concurrency) {
-            self.meter.check()?;
-            // Futures collected first, then polled: a `map` closure in the stream trips the
-            // compiler's higher-ranked lifetime check when the future must be `Send`.
-            let runs: Vec<_> = batch
-                .iter()
-                .map(|&i| {
-                    let cx = base.fork();
-                    async move { (i, self.run_scored(program.as_ref(), cx, &examples[i]).await) }
-                })
-                .collect();
-            let runs: Vec<(usize, ExampleRun)> = stream::iter(runs).buffered(self.concurrency).collect().await;
-            let mut scores = self.scores.lock().unwrap_or_else(PoisonError::into_inner);
-            for (i, run) in runs {
-                scores.insert(keys[i].clone(), Arc::new(run));
+        let cached = examples.len() - missing.len();
+        // A budget check before each run; results are stored as they come (order does not
+        // matter: they are keyed by example).
+        let runs: Vec<_> = missing
+            .iter()
+            .map(|&i| {
+                let cx = base.fork();
+                async move {
+                    self.meter.check()?;
+                    Ok::<_, BudgetExceeded>((i, self.run_scored(program.as_ref(), cx, &examples[i]).await))
+                }
+            })
+            .collect();
+        let mut runs = stream::iter(runs).buffer_unordered(self.concurrency);
+        let mut done = cached;
+        let mut exceeded = None;
+        while let Some(result) = runs.next().await {
+            match result {
+                Ok((i, run)) => {
+                    self.scores.lock().unwrap_or_else(PoisonError::into_inner).insert(keys[i].clone(), Arc::new(run));
+                    done += 1;
+                    self.report(phase, done, examples.len());
+                }
+                Err(e) => {
+                    exceeded.get_or_insert(e);
+                }
             }
-            drop(scores);
-            done += batch.len();
-            self.report(phase, done, examples.len());
+        }
+        if let Some(e) = exceeded {
+            return Err(e);
         }
         let scores = self.scores.lock().unwrap_or_else(PoisonError::into_inner);
         let runs: Vec<&Arc<ExampleRun>> = keys.iter().filter_map(|k| scores.get(k)).collect();
@@ -335,63 +346,35 @@ impl CompileCx {
         })
     }
 
-    /// Runs the teacher (or the program) under `candidate` on each of `examples`, in batches
-    /// with a budget check before each, and returns the runs in example order. Round 0 uses
-    /// the run's sampling; later rounds a fresh rollout (`round`) at temperature 1.0, as DSPy
-    /// does. `exclude_self` drops each example from its own demos. Runs are cached by
-    /// (candidate, example, round), so candidates that bootstrap the same examples share them.
-    pub async fn teacher_runs(
+    /// Runs the teacher (or the program) under `candidate` on `example`, after a budget
+    /// check. Round 0 uses the run's sampling; later rounds a fresh rollout (`round`) at
+    /// temperature 1.0, as DSPy does. The example is dropped from its own demos. Runs are
+    /// cached by (candidate, example, round), so candidates that bootstrap the same examples
+    /// share them.
+    pub async fn teacher_run(
         &self,
         candidate: &Candidate,
-        examples: &[Example],
+        example: &Example,
         round: u32,
-        phase: &str,
-        total: usize,
-        done_before: usize,
-    ) -> Result<Vec<Arc<ExampleRun>>, BudgetExceeded> {
-        let mut base = self.run_cx.fork().with_rollout(round);
+    ) -> Result<Arc<ExampleRun>, BudgetExceeded> {
+        let key = (Arc::<str>::from(candidate.hash()), example_hash(example), round);
+        if let Some(run) = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(run.clone());
+        }
+        self.meter.check()?;
+        let mut cx = self.run_cx.fork().with_rollout(round);
         if let Some(lm) = &self.teacher_lm {
-            base = base.with_lm(lm.clone());
+            cx = cx.with_lm(lm.clone());
         }
         if round > 0 {
-            let sampling = Sampling { temperature: Some(1.0), ..base.sampling().clone() };
-            base = base.with_sampling(sampling);
+            let sampling = Sampling { temperature: Some(1.0), ..cx.sampling().clone() };
+            cx = cx.with_sampling(sampling);
         }
-        let program = self.teacher();
-        let keys: Vec<_> =
-            examples.iter().map(|e| (Arc::<str>::from(candidate.hash()), example_hash(e), round)).collect();
-        let cached: Vec<Option<Arc<ExampleRun>>> = {
-            let memo = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner);
-            keys.iter().map(|k| memo.get(k).cloned()).collect()
-        };
-        if cached.iter().any(Option::is_none) {
-            self.meter.check()?;
-        }
-        let runs: Vec<_> = examples
-            .iter()
-            .zip(cached)
-            .map(|(example, cached)| {
-                let base = &base;
-                async move {
-                    match cached {
-                        Some(run) => run,
-                        None => {
-                            let own = without_example(candidate, example);
-                            let cx = base.fork().with_overlay(own.overlay().clone());
-                            Arc::new(self.run_scored(program.as_ref(), cx, example).await)
-                        }
-                    }
-                }
-            })
-            .collect();
-        let runs: Vec<Arc<ExampleRun>> = stream::iter(runs).buffered(self.concurrency).collect().await;
+        let own = without_example(candidate, example);
+        let cx = cx.with_overlay(own.overlay().clone());
+        let run = Arc::new(self.run_scored(self.teacher().as_ref(), cx, example).await);
         let mut memo = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner);
-        for (key, run) in keys.into_iter().zip(&runs) {
-            memo.entry(key).or_insert_with(|| run.clone());
-        }
-        drop(memo);
-        self.report(phase, done_before + examples.len(), total);
-        Ok(runs)
+        Ok(memo.entry(key).or_insert(run).clone())
     }
 }
 
