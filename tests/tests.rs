@@ -15,6 +15,8 @@ mod cache;
 mod config;
 /// Dataset loading: JSONL, CSV, Parquet, column mapping, splits, hashes, errors.
 mod datasets;
+/// Nearest neighbours: BM25, the OpenAI-compatible embeddings client, dense and sparse indexes.
+mod embed;
 /// Evaluate: outcomes, ordering, limits, repeats, slices, the report.
 mod evaluate;
 /// Metrics: each built-in, closures, the registry, the LLM judge.
