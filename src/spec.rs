@@ -1,4 +1,4 @@
-//! Task spec files: `evals/*.toml`, one file that says what to evaluate (and later compile and
+//! Task spec files: `evals/*.toml`, one file that says what to evaluate and compile (and later
 //! gate): the program, the LM, the data splits and their columns, the metric, and the
 //! simulator's `[sim]` settings. Paths are relative to the spec file.
 //!
@@ -23,6 +23,11 @@
 //! [eval]
 //! split = "test"
 //! concurrency = 16
+//!
+//! [compile]
+//! optimizer = "bootstrap"
+//! seed = 0
+//! max_usd = 2.0
 //!
 //! [sim]
 //! hints = ["show your arithmetic"]

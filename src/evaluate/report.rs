@@ -201,7 +201,13 @@ impl EvalReport {
         let dollars = |x: Option<f64>| x.map_or("unknown (unpriced model)".to_string(), |v| format!("${v:.6}"));
         let o = &self.outcomes;
         let mut lines = vec![
-            format!("{} · {} · {}", self.provenance.program, self.provenance.dataset, self.provenance.metric),
+            format!(
+                "{}{} · {} · {}",
+                self.provenance.program,
+                self.provenance.artifact.as_ref().map(|a| format!(" (compiled: {a})")).unwrap_or_default(),
+                self.provenance.dataset,
+                self.provenance.metric
+            ),
             String::new(),
             format!(
                 "score        {:.3}  (± {:.3} s.e., 95% CI {:.3}–{:.3})",
