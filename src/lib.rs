@@ -90,7 +90,7 @@ pub mod config;
 pub mod data;
 pub mod embed;
 pub mod evaluate;
-mod fsutil;
+pub mod fsutil;
 pub mod lm;
 pub mod metric;
 pub mod module;
