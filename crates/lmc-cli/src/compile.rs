@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::cli::{CompileArgs, OptimizerArg};
 use crate::output::{print_json, print_line};
-use crate::task::{install_step_lms, is_sim, task_lm, TaskWorld};
+use crate::task::{flat_error, install_step_lms, is_sim, task_lm, TaskWorld};
 
 /// Output tokens assumed per LM call in a dry run's cost estimate.
 const ESTIMATED_OUTPUT_TOKENS: u64 = 200;
@@ -111,22 +111,28 @@ fn plan(args: &CompileArgs) -> anyhow::Result<Plan> {
     })
 }
 
-/// The optimizer with flags over the spec's `[compile]` over the defaults.
-fn optimizer(
-    args: &CompileArgs,
-    settings: &SpecCompile,
-    factory: Option<&LmFactory>,
-) -> anyhow::Result<Box<dyn Optimizer>> {
-    let kind = match (args.optimizer, settings.optimizer.as_deref()) {
+/// The optimizer's kind: the flag, else the spec's `[compile] optimizer`, else bootstrap.
+fn optimizer_kind(args: &CompileArgs, settings: &SpecCompile, spec: Option<&TaskSpec>) -> anyhow::Result<OptimizerArg> {
+    Ok(match (args.optimizer, settings.optimizer.as_deref()) {
         (Some(kind), _) => kind,
         (None, None | Some("bootstrap")) => OptimizerArg::Bootstrap,
         (None, Some("labeled")) => OptimizerArg::Labeled,
         (None, Some("random-search")) => OptimizerArg::RandomSearch,
         (None, Some("knn")) => OptimizerArg::Knn,
         (None, Some(other)) => {
-            bail!("[compile] optimizer = \"{other}\" is not known; use labeled, bootstrap, random-search or knn")
+            let file = spec.map(|s| format!("{}: ", s.path.display())).unwrap_or_default();
+            bail!("{file}[compile] optimizer = \"{other}\" is not known; use labeled, bootstrap, random-search or knn")
         }
-    };
+    })
+}
+
+/// The optimizer with flags over the spec's `[compile]` over the defaults.
+fn optimizer(
+    args: &CompileArgs,
+    kind: OptimizerArg,
+    settings: &SpecCompile,
+    factory: Option<&LmFactory>,
+) -> anyhow::Result<Box<dyn Optimizer>> {
     let max_bootstrapped_demos = args.max_bootstrapped_demos.or(settings.max_bootstrapped_demos).unwrap_or(4);
     let max_labeled_demos = args.max_labeled_demos.or(settings.max_labeled_demos).unwrap_or(16);
     let max_rounds = args.max_rounds.or(settings.max_rounds).unwrap_or(1);
@@ -167,8 +173,16 @@ fn load(spec: &DataSpec, columns: &ColumnMap, limit: Option<usize>) -> anyhow::R
     Ok(Dataset::load(&spec, columns)?)
 }
 
+/// Said when there is nowhere to write the artifact.
+const NO_OUT: &str = "say where to write the artifact: --out FILE (or `artifact = \"...\"` in the spec)";
+
 pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(args)?;
+    // Settings mistakes first, before data is read or an LM is configured.
+    let kind = optimizer_kind(args, &plan.settings, plan.spec.as_ref())?;
+    if plan.out.is_none() && !args.dry_run {
+        bail!(NO_OUT);
+    }
     let mut program = Program::load(&plan.program_path)?;
     let mut columns = plan.columns.clone();
     if columns.inputs.is_empty() {
@@ -197,7 +211,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
             .or_else(|| plan.spec.as_ref().and_then(|s| s.lm.model.clone()))
             .or_else(|| resolved.lm.model.value.clone())
             .unwrap_or_else(|| "(no model set)".into());
-        let optimizer = optimizer(args, settings, None)?;
+        let optimizer = optimizer(args, kind, settings, None)?;
         return dry_run(args, &program, optimizer.as_ref(), &train, val.as_ref(), &model, budget);
     }
 
@@ -217,10 +231,8 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let metric = metric::from_spec_with_judge(&plan.metric, judge_lm)?;
-    let optimizer = optimizer(args, settings, Some(&task.factory))?;
-    let Some(out) = plan.out.clone() else {
-        bail!("say where to write the artifact: --out FILE (or `artifact = \"...\"` in the spec)");
-    };
+    let optimizer = optimizer(args, kind, settings, Some(&task.factory))?;
+    let Some(out) = plan.out.clone() else { bail!(NO_OUT) };
 
     let name = program.name().to_string();
     let program: Arc<dyn Module> = Arc::new(program);
@@ -252,7 +264,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     let provenance = ArtifactProvenance {
         metric: format!("{} on `{}`", plan.metric.name, plan.metric.field),
         lm: task.model.clone(),
-        teacher_lm: teacher_model.clone(),
+        teacher_lm: teacher_model,
         ..ArtifactProvenance::default()
     };
     let runtime =
@@ -261,7 +273,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    outcome.artifact.save(&out)?;
+    outcome.artifact.save(&out).map_err(|e| flat_error(&e))?;
     if args.json {
         print_json(&summary_json(&outcome, &out, optimizer.as_ref()))?;
     } else {

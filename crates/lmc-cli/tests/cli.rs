@@ -213,6 +213,8 @@ fn help_texts() {
         &["inspect", "prompt", "--help"],
         &["inspect", "parse", "--help"],
         &["inspect", "program", "--help"],
+        &["inspect", "artifact", "--help"],
+        &["compile", "--help"],
     ] {
         let out = lmc(args);
         assert!(out.status.success());
