@@ -9,7 +9,8 @@ use crate::lm_args::LmArgs;
 /// lmc: a declarative compiler and optimizer for language-model programs (DSPy-style).
 ///
 /// Declare typed signatures, compose them into programs, and let lmc render DSPy-compatible
-/// prompts, run them, and (in later releases) compile, evaluate and gate them.
+/// prompts, run and evaluate them, and compile them against labeled data (release gates come
+/// in a later release).
 #[derive(Debug, Parser)]
 #[command(name = "lmc", version, propagate_version = true, max_term_width = 100)]
 #[command(after_help = "Exit codes: 0 success; 1 a gate check failed; 2 usage, configuration, data or provider error.")]
@@ -39,7 +40,7 @@ pub(crate) enum Command {
         lmc compile evals/gsm8k.toml --dry-run\n  \
         lmc compile --program programs/math_qa.toml --trainset datasets/gsm8k/train.jsonl \\\n      \
         --valset datasets/gsm8k/dev.jsonl --metric numeric --field answer --optimizer bootstrap \\\n      \
-        --lm sim --world datasets/gsm8k/train.jsonl --out programs/math_qa.compiled.json\n\n\
+        --lm sim --out programs/math_qa.compiled.json\n\n\
         The artifact (--out, or the spec's `artifact`) is JSON with stable key order and no timestamps: \
         the same seed, data and LM replies give the same bytes. Use it with `lmc eval --artifact` and \
         `lmc run --artifact`; read it with `lmc inspect artifact`.\n\n\
@@ -538,7 +539,7 @@ pub(crate) struct CompileArgs {
     #[arg(long, value_name = "S")]
     pub(crate) seed: Option<u64>,
 
-    /// Stop after this many LM calls (checked before each batch).
+    /// Stop after this many LM calls (checked before each run; cached calls count).
     #[arg(long, value_name = "N")]
     pub(crate) max_calls: Option<u64>,
 

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::cli::{CompileArgs, OptimizerArg};
 use crate::output::{print_json, print_line};
-use crate::task::{flat_error, install_step_lms, is_sim, task_lm, TaskWorld};
+use crate::task::{install_step_lms, is_sim, task_lm, TaskWorld};
 
 /// Output tokens assumed per LM call in a dry run's cost estimate.
 const ESTIMATED_OUTPUT_TOKENS: u64 = 200;
@@ -90,8 +90,11 @@ fn plan(args: &CompileArgs) -> anyhow::Result<Plan> {
             None => (l.trim().to_string(), l.trim().to_string()),
         })
         .collect();
+    let Some(metric_name) = &args.metric else {
+        bail!("say how to score: --metric NAME (exact_match, f1, contains, numeric, ...) and --field FIELD");
+    };
     let metric: MetricSpec = serde_json::from_value(json!({
-        "name": args.metric.clone().unwrap_or_else(|| "exact_match".into()),
+        "name": metric_name,
         "field": args.field.clone().unwrap_or_else(|| "answer".into()),
     }))
     .context("invalid --metric")?;
@@ -273,7 +276,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    outcome.artifact.save(&out).map_err(|e| flat_error(&e))?;
+    outcome.artifact.save(&out)?;
     if args.json {
         print_json(&summary_json(&outcome, &out, optimizer.as_ref()))?;
     } else {

@@ -13,7 +13,7 @@ use crate::output::print_line;
 const VALUE_WIDTH: usize = 240;
 
 pub(crate) fn artifact(args: &InspectArtifactArgs) -> anyhow::Result<ExitCode> {
-    let artifact = crate::task::load_artifact(&args.artifact)?;
+    let artifact = ProgramArtifact::load(&args.artifact)?;
     if let Some(path) = &args.program {
         let program = Program::load(path)?;
         artifact.check(&program).map_err(|e| e.at(&args.artifact))?;

@@ -23,9 +23,25 @@ pub(crate) fn warn(message: &str) {
     let _ = writeln!(io::stderr().lock(), "warning: {message}");
 }
 
-/// Prints an error and its causes to stderr as `error: outer: inner`.
+/// Prints an error and its causes to stderr as `error: outer: inner`, leaving out a cause whose
+/// text the message already holds (errors that name their cause in their own message too).
 pub(crate) fn print_error(err: &anyhow::Error) {
-    let _ = writeln!(io::stderr().lock(), "error: {err:#}");
+    let _ = writeln!(io::stderr().lock(), "error: {}", error_text(err));
+}
+
+/// `err` and its causes as one line, each cause once.
+pub(crate) fn error_text(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.is_empty() {
+            message = text;
+        } else if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 /// Whether the error is a closed stdout (`lmc ... | head`), which is not a failure.

@@ -94,30 +94,10 @@ pub(crate) fn install_step_lms(program: &mut Program, factory: &LmFactory) -> an
     Ok(())
 }
 
-/// `err` and its causes as one message, leaving out a cause whose text the message already
-/// holds (`ArtifactError` puts its I/O error both in its message and in its source).
-pub(crate) fn flat_error(err: &(dyn std::error::Error + 'static)) -> anyhow::Error {
-    let mut message = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        let text = e.to_string();
-        if !message.contains(&text) {
-            message.push_str(&format!(": {text}"));
-        }
-        cause = e.source();
-    }
-    anyhow::anyhow!(message)
-}
-
-/// Reads the artifact at `path`.
-pub(crate) fn load_artifact(path: &Path) -> anyhow::Result<ProgramArtifact> {
-    ProgramArtifact::load(path).map_err(|e| flat_error(&e))
-}
-
 /// Installs the artifact at `path` into `program` (checked by predictor and field name) and
 /// returns its KnnFewShot state, if any.
 pub(crate) fn install_artifact(program: &mut Program, path: &Path) -> anyhow::Result<Option<KnnArtifact>> {
-    let artifact = load_artifact(path)?;
+    let artifact = ProgramArtifact::load(path)?;
     artifact.apply(program).map_err(|e| e.at(path))?;
     Ok(artifact.knn)
 }

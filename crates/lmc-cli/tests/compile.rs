@@ -407,7 +407,17 @@ fn a_dry_run_calls_nothing_and_writes_nothing() {
     assert!(!dir.join("cache.sqlite").exists());
 
     // The flag form needs no --out for a dry run.
-    let mut args = vec!["compile", "--program", "programs/math_qa.toml", "--trainset", "datasets/gsm8k/train.jsonl"];
+    let mut args = vec![
+        "compile",
+        "--program",
+        "programs/math_qa.toml",
+        "--trainset",
+        "datasets/gsm8k/train.jsonl",
+        "--metric",
+        "numeric",
+        "--field",
+        "answer",
+    ];
     args.extend(["--lm", "openai/gpt-4o-mini", "--dry-run"]);
     let text = lmc(&dir, &args).ok().to_string();
     assert!(text.contains("on 200 train / 200 validation examples"), "the trainset scores: {text}");
@@ -564,10 +574,14 @@ fn usage_errors_exit_2_naming_the_problem() {
 
     // The flag form without --out, reported before the missing key.
     let flag_form = ["compile", "--program", "programs/math_qa.toml", "--trainset", "datasets/gsm8k/train.jsonl"];
+    let scored = [&flag_form[..], &["--metric", "numeric", "--field", "answer"]].concat();
     for lm in ["sim", "openai/gpt-4o-mini"] {
-        let err = lmc(&dir, &[&flag_form[..], &["--lm", lm]].concat()).usage_error().to_string();
+        let err = lmc(&dir, &[&scored[..], &["--lm", lm]].concat()).usage_error().to_string();
         assert!(err.contains("--out FILE"), "says to pass --out: {err}");
     }
+    // ... and without --metric: there is no default metric to score by.
+    let err = lmc(&dir, &[&flag_form[..], &["--lm", "sim", "--out", "x.json"]].concat()).usage_error().to_string();
+    assert!(err.contains("--metric NAME"), "says to pass --metric: {err}");
     assert!(!dir.join("x.json").exists());
 
     // Artifacts that cannot be read: each command names the file.
