@@ -15,6 +15,8 @@ mod cache;
 mod config;
 /// Dataset loading: JSONL, CSV, Parquet, column mapping, splits, hashes, errors.
 mod datasets;
+/// DSPy interchange: importing DSPy 3.4.1 save files, exporting artifacts DSPy loads.
+mod dspy;
 /// Nearest neighbours: BM25, the OpenAI-compatible embeddings client, dense and sparse indexes.
 mod embed;
 /// Evaluate: outcomes, ordering, limits, repeats, slices, the report.
