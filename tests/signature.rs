@@ -392,7 +392,7 @@ fn with_reasoning_prepends_dspys_reasoning_field() {
     assert_eq!(cot.output_names().collect::<Vec<_>>(), ["reasoning", "answer"]);
     let reasoning = cot.output("reasoning").unwrap();
     assert_eq!(reasoning.ty, FieldType::Str);
-    assert_eq!(reasoning.prefix, "Reasoning: Let's think step by step in order to");
+    assert_eq!(reasoning.prefix, "Reasoning:");
     assert_eq!(reasoning.description, "");
     // DSPy computes the instructions before the prepend, so they do not name `reasoning`.
     assert_eq!(cot.instructions(), "Given the fields `question`, produce the fields `answer`.");

@@ -299,9 +299,10 @@ impl TryFrom<SignatureRepr> for Signature {
     }
 }
 
-/// The `reasoning` output that chain-of-thought prepends, with DSPy's prefix.
+/// The `reasoning` output that chain-of-thought prepends, with DSPy 3.4.1's prefix (`Reasoning:`;
+/// DSPy 2.5 wrote `Reasoning: Let's think step by step in order to`).
 pub fn reasoning_field() -> Field {
-    Field::new(REASONING_FIELD, FieldType::Str).with_prefix("Reasoning: Let's think step by step in order to")
+    Field::new(REASONING_FIELD, FieldType::Str).with_prefix("Reasoning:")
 }
 
 /// DSPy's default instructions: ``Given the fields `a`, `b`, produce the fields `c`.``

@@ -46,6 +46,10 @@ pub(crate) enum Command {
         `lmc run --artifact`; read it with `lmc inspect artifact`.\n\n\
         Exit codes: 0 compiled (also when a budget stopped it early: the artifact says so); 2 a usage, data or provider error.")]
     Compile(Box<CompileArgs>),
+    /// Import a DSPy `program.save("x.json")` file as an lmc artifact for a program.
+    ImportDspy(crate::dspy_cmd::ImportDspyArgs),
+    /// Export an lmc artifact in DSPy's save layout, for a DSPy program's `load()`.
+    ExportDspy(crate::dspy_cmd::ExportDspyArgs),
     /// Print the resolved configuration: each setting, its value and where it comes from.
     #[command(
         after_help = "Precedence: flags, then environment (LMC_*, provider keys), then the spec file, then lmc.toml, \

@@ -7,6 +7,7 @@ mod cache_cmd;
 mod cli;
 mod compile;
 mod config_cmd;
+mod dspy_cmd;
 mod eval;
 mod input;
 mod inspect;
@@ -33,6 +34,8 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Eval(args) => eval::eval(&args),
         Command::Compile(args) => compile::compile(&args),
+        Command::ImportDspy(args) => dspy_cmd::import_dspy(&args),
+        Command::ExportDspy(args) => dspy_cmd::export_dspy(&args),
         Command::Config(args) => config_cmd::config(&args),
         Command::Cache(args) => cache_cmd::cache(&args),
         Command::SimServer(args) => sim_server::sim_server(&args),
