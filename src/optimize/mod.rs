@@ -4,7 +4,7 @@
 //! instructions and demos per predictor name, by running the program under each through
 //! [`RunCx`](crate::RunCx). The program itself is never mutated while compiling, so
 //! candidates run concurrently and their scores are cached by (candidate hash, example
-//! hash); the winner is installed once, at the end, into a [`ProgramArtifact`].
+//! hash); the winner is installed once, at the end, into a [`ProgramArtifact`](crate::artifact::ProgramArtifact).
 //!
 //! Every optimizer shares one [`CompileCx`]: the program and data, the metric, the run
 //! contexts, one [`Budget`] (calls, tokens, dollars, checked before each batch), progress

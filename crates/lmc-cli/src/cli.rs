@@ -492,7 +492,7 @@ pub(crate) enum OptimizerArg {
 
 #[derive(Debug, Args)]
 pub(crate) struct CompileArgs {
-    /// A task spec (evals/*.toml): program, data splits, metric, LM and [compile] settings.
+    /// A task spec (evals/*.toml): program, data splits, metric, LM and `[compile]` settings.
     #[arg(value_name = "SPEC")]
     pub(crate) spec: Option<PathBuf>,
 
