@@ -186,6 +186,15 @@ fn a_missing_predictor_is_a_typed_error() {
 }
 
 #[test]
+fn a_predictor_listed_twice_is_a_typed_error() {
+    let mut twice = artifact();
+    let again = twice.predictors[0].clone();
+    twice.predictors.push(again);
+    let problems = twice.check(&program()).unwrap_err().mismatches().to_vec();
+    assert_eq!(problems, [ArtifactMismatch::DuplicatePredictor { predictor: twice.predictors[0].name.clone() }]);
+}
+
+#[test]
 fn a_renamed_field_is_missing_and_added() {
     let renamed = program_with("question -> subject", "question, subject -> answer");
     assert_eq!(

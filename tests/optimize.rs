@@ -312,10 +312,11 @@ fn later_rounds_retry_failures_with_a_fresh_rollout_at_temperature_1() {
     assert_eq!(retried, BTreeSet::from([0, 3, 6, 9, 10, 12, 15, 18]));
     assert_eq!(retries.len(), 15);
     assert!(retries.iter().all(|r| r.rollout == 1 && r.sampling.temperature == Some(1.0)));
-    // The even multiples of 3 pass on the retry; their demos come after round 1's.
+    // The even multiples of 3 pass on the retry. As in DSPy, each example's rounds come
+    // before the next example, so the demos stay in example order.
     assert_eq!(
         numbers(found.candidate.demos("solve").unwrap()),
-        [1, 2, 4, 5, 7, 8, 11, 13, 14, 16, 17, 19, 0, 6, 12, 18]
+        [0, 1, 2, 4, 5, 6, 7, 8, 11, 12, 13, 14, 16, 17, 18, 19]
     );
 }
 
@@ -576,8 +577,10 @@ fn a_call_budget_stops_a_compile_cleanly_with_an_artifact() {
     let stopped = outcome.stopped.clone().expect("the budget stops the search");
     assert!(stopped.contains("of 50 LM calls"), "{stopped}");
     let calls = outcome.cost.calls;
-    assert!(calls >= 50, "{calls}");
-    assert!(calls <= 50 - 1 + (concurrency * calls_per_run) as u64, "{calls} overshoots by more than one batch");
+    // Runs reserve their calls before they start, so the budget is never passed, and the
+    // stop comes when the next run's calls no longer fit.
+    assert!(calls <= 50, "{calls} overshoots the budget (concurrency {concurrency})");
+    assert!(calls > 50 - calls_per_run, "{calls}");
     assert_eq!(calls, lm.requests().len() as u64);
     // Still an artifact, saying why it stopped, with the best candidate scored so far.
     assert_eq!(outcome.artifact.predictors.len(), 2);
@@ -592,11 +595,11 @@ fn a_call_budget_stops_a_compile_cleanly_with_an_artifact() {
 fn a_call_budget_stops_bootstrapping_with_what_it_has() {
     let lm = scripted("student");
     let cx =
-        cx_with(lm.clone(), 20).with_concurrency(1).with_budget(Budget { max_calls: Some(3), ..Budget::default() });
+        cx_with(lm.clone(), 20).with_concurrency(1).with_budget(Budget { max_calls: Some(4), ..Budget::default() });
     let optimizer = BootstrapFewShot { max_bootstrapped_demos: 3, max_labeled_demos: 3, ..Default::default() };
     let outcome = block_on(optimize::compile(&cx, &optimizer, "double", provenance())).unwrap();
-    // Q00 (2 calls, fails), Q01 (2 calls, passes); then 4 of 3 calls: stop.
-    assert_eq!(outcome.stopped.as_deref(), Some("budget reached: 4 of 3 LM calls"));
+    // Q00 (2 calls, fails), Q01 (2 calls, passes); Q02's two calls would pass the budget: stop.
+    assert_eq!(outcome.stopped.as_deref(), Some("budget reached: 4 of 4 LM calls"));
     assert_eq!(lm.requests().len(), 4);
     let solve = &outcome.artifact.predictor("solve").unwrap().demos;
     assert_eq!(numbers(&solve[..1]), [1]);

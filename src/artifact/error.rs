@@ -15,6 +15,11 @@ pub enum ArtifactMismatch {
         /// The program's predictors.
         known: Vec<String>,
     },
+    /// The artifact lists a predictor twice.
+    DuplicatePredictor {
+        /// The predictor.
+        predictor: String,
+    },
     /// The program has a predictor the artifact does not.
     MissingPredictor {
         /// The program's predictor.
@@ -65,6 +70,9 @@ impl fmt::Display for ArtifactMismatch {
         match self {
             ArtifactMismatch::UnknownPredictor { predictor, known } => {
                 write!(f, "the artifact has a predictor `{predictor}` the program does not (program: {})", known.join(", "))
+            }
+            ArtifactMismatch::DuplicatePredictor { predictor } => {
+                write!(f, "the artifact lists the predictor `{predictor}` more than once")
             }
             ArtifactMismatch::MissingPredictor { predictor } => {
                 write!(f, "the program's predictor `{predictor}` is not in the artifact")

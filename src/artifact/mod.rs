@@ -282,7 +282,11 @@ impl ProgramArtifact {
         let mut problems = Vec::new();
         let predictors = program.predictors();
         let known: Vec<String> = predictors.iter().map(|p| p.name().to_string()).collect();
-        for saved in &self.predictors {
+        for (i, saved) in self.predictors.iter().enumerate() {
+            if self.predictors[..i].iter().any(|p| p.name == saved.name) {
+                problems.push(ArtifactMismatch::DuplicatePredictor { predictor: saved.name.clone() });
+                continue;
+            }
             match predictors.iter().find(|p| p.name() == saved.name) {
                 None => problems
                     .push(ArtifactMismatch::UnknownPredictor { predictor: saved.name.clone(), known: known.clone() }),

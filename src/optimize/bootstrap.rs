@@ -9,7 +9,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::json;
 
 use super::seed::{salt, sample};
-use super::{Candidate, CompileCx, CompileError, Compiled, ExampleRun, LabeledFewShot, Optimizer, RunPlan};
+use super::{
+    BudgetExceeded, Candidate, CompileCx, CompileError, Compiled, ExampleRun, LabeledFewShot, Optimizer, RunPlan,
+};
 use crate::data::Example;
 use crate::module::TraceEntry;
 
@@ -26,15 +28,17 @@ use crate::module::TraceEntry;
 ///    predictor call in a passing run's trace becomes a demo for that predictor: the call's
 ///    inputs and parsed outputs (a chain of thought's reasoning included). Bootstrapping
 ///    stops once `max_bootstrapped_demos` examples have passed.
-/// 3. Examples that did not pass get another try in each later round (up to `max_rounds`),
-///    each round a fresh rollout at temperature 1.0.
+/// 3. An example whose run does not pass is tried again, up to `max_rounds` runs in all,
+///    before the next example (as DSPy does); round r is a fresh rollout (r) at temperature
+///    1.0.
 /// 4. Each predictor gets its first `max_bootstrapped_demos` bootstrapped demos, then labeled
 ///    demos up to `max_labeled_demos` in all, drawn (seeded) from the examples that did not
 ///    pass or were not tried.
 ///
 /// Unlike DSPy's loop, runs go concurrently (at most the compile's concurrency at once, a
-/// budget check before each run). A run starts only when a sequential loop would surely make
-/// it too: when the passes so far plus the runs in flight are fewer than the demos wanted.
+/// budget check before each run). An example starts only when a sequential loop would surely
+/// try it too: when the passes so far plus the examples in flight are fewer than the demos
+/// wanted. A budget stop keeps the passes before the first example it refused.
 /// Results are merged in example order, not completion order, so the demos, the runs made and
 /// what they cost do not depend on timing or concurrency. An example is never
 /// its own demo: each teacher run leaves its own example out of the labeled demos.
@@ -80,6 +84,25 @@ impl BootstrapFewShot {
         Ok(())
     }
 
+    /// Tries example `i` in rounds 0, 1, ... until a run passes (DSPy's order: each example's
+    /// rounds before the next example). The passing run, or `None`.
+    async fn try_rounds(
+        &self,
+        cx: &CompileCx,
+        teacher: &Candidate,
+        i: usize,
+        example: &Example,
+    ) -> (usize, Result<Option<Arc<ExampleRun>>, BudgetExceeded>) {
+        for round in 0..self.max_rounds {
+            match cx.teacher_run(teacher, example, round).await {
+                Ok(run) if run.prediction.is_some() && self.passes(run.score) => return (i, Ok(Some(run))),
+                Ok(_) => {}
+                Err(e) => return (i, Err(e)),
+            }
+        }
+        (i, Ok(None))
+    }
+
     /// Bootstraps on `trainset` (the compile's trainset, or a shuffle of it), with the
     /// teacher's labeled demos drawn from `labeled_from`.
     pub(crate) async fn bootstrap(
@@ -103,61 +126,56 @@ impl BootstrapFewShot {
         let mut passed = vec![false; trainset.len()];
         let mut traces: BTreeMap<String, Vec<Example>> = BTreeMap::new();
         let mut count = 0;
-        let mut stopped = None;
-        let total = trainset.len() * self.max_rounds as usize;
+        let mut stopped: Option<(usize, String)> = None;
         let mut done = 0;
-        'rounds: for round in 0..self.max_rounds {
-            let pending: Vec<usize> = (0..trainset.len()).filter(|&i| !passed[i]).collect();
-            let label = if self.max_rounds > 1 { format!("{phase} round {}", round + 1) } else { phase.to_string() };
-            let mut next = 0;
-            let mut running = FuturesUnordered::new();
-            let mut finished: BTreeMap<usize, Arc<ExampleRun>> = BTreeMap::new();
-            let mut new_passes = 0;
-            loop {
-                // Start a run only when a sequential loop would surely make it too: when the
-                // passes so far plus every run in flight (each may pass) leave room. So the
-                // runs made, and what they cost, do not depend on concurrency or timing.
-                while stopped.is_none()
-                    && running.len() < cx.concurrency()
-                    && next < pending.len()
-                    && count + new_passes + running.len() < self.max_bootstrapped_demos
-                {
-                    let i = pending[next];
-                    next += 1;
-                    let teacher = &teacher;
-                    running.push(async move { (i, cx.teacher_run(teacher, &trainset[i], round).await) });
+        let total = trainset.len();
+        let mut next = 0;
+        let mut running = FuturesUnordered::new();
+        let mut finished: BTreeMap<usize, Arc<ExampleRun>> = BTreeMap::new();
+        let mut passes = 0;
+        loop {
+            // Start an example only when a sequential loop would surely try it too: when the
+            // passes so far plus every example in flight (each may pass) leave room. So the
+            // runs made, and what they cost, do not depend on concurrency or timing.
+            while stopped.is_none()
+                && running.len() < cx.concurrency()
+                && next < trainset.len()
+                && passes + running.len() < self.max_bootstrapped_demos
+            {
+                let i = next;
+                next += 1;
+                running.push(self.try_rounds(cx, &teacher, i, &trainset[i]));
+            }
+            let Some((i, result)) = running.next().await else { break };
+            match result {
+                Ok(Some(run)) => {
+                    passes += 1;
+                    finished.insert(i, run);
                 }
-                let Some((i, run)) = running.next().await else { break };
-                match run {
-                    Ok(run) => {
-                        if run.prediction.is_some() && self.passes(run.score) {
-                            new_passes += 1;
-                        }
-                        finished.insert(i, run);
-                        done += 1;
-                        cx.report(&label, done, total);
-                    }
-                    Err(e) => {
-                        stopped.get_or_insert(e.to_string());
-                    }
+                Ok(None) => {}
+                Err(e) => {
+                    // Later examples may not start; the passes kept are those before the
+                    // first example the budget refused, as in a sequential loop.
+                    stopped.get_or_insert((i, e.to_string()));
                 }
             }
-            // Merge in example order.
-            for (i, run) in finished {
-                if count < self.max_bootstrapped_demos && run.prediction.is_some() && self.passes(run.score) {
-                    passed[i] = true;
-                    count += 1;
-                    for entry in &run.trace {
-                        if let Some(demo) = demo_of(entry) {
-                            traces.entry(entry.predictor.clone()).or_default().push(demo);
-                        }
+            done += 1;
+            cx.report(phase, done, total);
+        }
+        // Merge in example order, up to the first example the budget refused.
+        let cutoff = stopped.as_ref().map_or(usize::MAX, |(i, _)| *i);
+        for (i, run) in finished.into_iter().filter(|(i, _)| *i < cutoff) {
+            if count < self.max_bootstrapped_demos {
+                passed[i] = true;
+                count += 1;
+                for entry in &run.trace {
+                    if let Some(demo) = demo_of(entry) {
+                        traces.entry(entry.predictor.clone()).or_default().push(demo);
                     }
                 }
-            }
-            if stopped.is_some() || count >= self.max_bootstrapped_demos {
-                break 'rounds;
             }
         }
+        let stopped = stopped.map(|(_, reason)| reason);
         let pool: Vec<Example> = trainset.iter().zip(&passed).filter(|(_, &p)| !p).map(|(e, _)| e.clone()).collect();
         let mut candidate = Candidate::empty();
         for name in &names {

@@ -7,12 +7,17 @@ use serde::{Deserialize, Serialize};
 use crate::artifact::CompileCost;
 use crate::module::RunTotals;
 
-/// Optional limits on what a compile may use. Checked before each batch of program runs, so
-/// a compile can overshoot by at most one batch; it then stops cleanly with what it has.
+/// Optional limits on what a compile may use, checked before each program run; the compile
+/// then stops cleanly with what it has.
+///
+/// A run reserves one call per predictor before it starts, so `max_calls` is never exceeded
+/// by runs in flight (a run that fails early gives back what it did not use). Tokens and
+/// dollars are known only when a run ends: runs in flight (at most the concurrency) may finish
+/// past those limits.
 ///
 /// The figures count every call the compile makes, cache hits included, and dollars by the
-/// calls' usage: a compile stops at the same point whether or not its replies come from a
-/// cache, so a rerun reproduces it (the cache only makes it cheaper).
+/// calls' usage, so a compile stops at about the same point whether or not its replies come
+/// from a cache (the cache only makes it cheaper).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
@@ -53,6 +58,8 @@ pub struct Meter {
 struct Used {
     totals: RunTotals,
     judge_usd: f64,
+    /// Calls reserved by runs in flight.
+    reserved_calls: u64,
 }
 
 impl Meter {
@@ -66,9 +73,26 @@ impl Meter {
         &self.budget
     }
 
-    /// Adds one run's totals (and what its metric's judge cost).
-    pub fn add(&self, totals: &RunTotals, judge_usd: f64) {
+    /// Reserves `calls` LM calls for a run about to start: `Err` when a limit has been reached
+    /// or the calls would pass `max_calls`. [`add`](Self::add) releases the reservation.
+    pub fn reserve(&self, calls: u64) -> Result<(), BudgetExceeded> {
         let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::check_used(&self.budget, &used)?;
+        if let Some(max) = self.budget.max_calls {
+            let committed = used.totals.calls + used.reserved_calls;
+            if committed + calls > max {
+                return Err(BudgetExceeded { what: format!("{committed} of {max} LM calls") });
+            }
+        }
+        used.reserved_calls += calls;
+        Ok(())
+    }
+
+    /// Adds one run's totals (and what its metric's judge cost), releasing the `reserved`
+    /// calls it was started with.
+    pub fn add(&self, totals: &RunTotals, judge_usd: f64, reserved: u64) {
+        let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        used.reserved_calls = used.reserved_calls.saturating_sub(reserved);
         let t = &mut used.totals;
         t.calls += totals.calls;
         t.cache_hits += totals.cache_hits;
@@ -93,20 +117,25 @@ impl Meter {
 
     /// `Err` when a limit has been reached.
     pub fn check(&self) -> Result<(), BudgetExceeded> {
-        let totals = self.totals();
-        let usd = self.usd();
-        if let Some(max) = self.budget.max_calls {
+        let used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
+        Self::check_used(&self.budget, &used)
+    }
+
+    fn check_used(budget: &Budget, used: &Used) -> Result<(), BudgetExceeded> {
+        let totals = used.totals;
+        let usd = totals.program_cost_usd + used.judge_usd;
+        if let Some(max) = budget.max_calls {
             if totals.calls >= max {
                 return Err(BudgetExceeded { what: format!("{} of {max} LM calls", totals.calls) });
             }
         }
-        if let Some(max) = self.budget.max_tokens {
+        if let Some(max) = budget.max_tokens {
             let tokens = totals.usage.total_tokens();
             if tokens >= max {
                 return Err(BudgetExceeded { what: format!("{tokens} of {max} tokens") });
             }
         }
-        if let Some(max) = self.budget.max_usd {
+        if let Some(max) = budget.max_usd {
             if usd >= max {
                 return Err(BudgetExceeded { what: format!("${usd:.4} of ${max:.4}") });
             }

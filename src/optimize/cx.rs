@@ -243,7 +243,9 @@ impl CompileCx {
 
     /// Runs `program` on one example in `cx` (a fork with its overlay, rollout and sampling)
     /// and scores it; the usage goes on the meter.
-    async fn run_scored(&self, program: &dyn Module, cx: RunCx, example: &Example) -> ExampleRun {
+    ///
+    /// `reserved` is the calls reserved on the meter for this run (released here).
+    async fn run_scored(&self, program: &dyn Module, cx: RunCx, example: &Example, reserved: u64) -> ExampleRun {
         let inputs = Example::from_fields(example.inputs()).with_inputs(example.input_keys().to_vec());
         let result = program.forward(&cx, &inputs).await;
         let trace = cx.trace();
@@ -256,7 +258,7 @@ impl CompileCx {
                 (Some(prediction), score, judge.totals().program_cost_usd)
             }
         };
-        self.meter.add(&totals, judge_usd);
+        self.meter.add(&totals, judge_usd, reserved);
         if trace
             .iter()
             .any(|t| t.lm.provider == "sim" || t.served_model.as_deref().is_some_and(|m| m.starts_with("sim/")))
@@ -274,7 +276,8 @@ impl CompileCx {
 
     /// Scores `candidate` on `examples`, running only the pairs not scored before, at most
     /// [`concurrency`](Self::concurrency) at once, with a budget check before each run. Scores
-    /// come back in example order whatever the completion order.
+    /// come back in example order whatever the completion order. With no valset (scoring on
+    /// the trainset), each example is left out of its own demos.
     pub async fn evaluate(
         &self,
         candidate: &Candidate,
@@ -308,10 +311,16 @@ impl CompileCx {
         let runs: Vec<_> = missing
             .iter()
             .map(|&i| {
-                let cx = base.fork();
+                // Scored on the trainset, an example is never its own demo either.
+                let cx = if self.valset.is_none() {
+                    base.fork().with_overlay(without_example(candidate, &examples[i]).overlay().clone())
+                } else {
+                    base.fork()
+                };
                 async move {
-                    self.meter.check()?;
-                    Ok::<_, BudgetExceeded>((i, self.run_scored(program.as_ref(), cx, &examples[i]).await))
+                    let calls = calls_per_run(program.as_ref());
+                    self.meter.reserve(calls)?;
+                    Ok::<_, BudgetExceeded>((i, self.run_scored(program.as_ref(), cx, &examples[i], calls).await))
                 }
             })
             .collect();
@@ -361,7 +370,8 @@ impl CompileCx {
         if let Some(run) = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
             return Ok(run.clone());
         }
-        self.meter.check()?;
+        let calls = calls_per_run(self.teacher().as_ref());
+        self.meter.reserve(calls)?;
         let mut cx = self.run_cx.fork().with_rollout(round);
         if let Some(lm) = &self.teacher_lm {
             cx = cx.with_lm(lm.clone());
@@ -372,10 +382,15 @@ impl CompileCx {
         }
         let own = without_example(candidate, example);
         let cx = cx.with_overlay(own.overlay().clone());
-        let run = Arc::new(self.run_scored(self.teacher().as_ref(), cx, example).await);
+        let run = Arc::new(self.run_scored(self.teacher().as_ref(), cx, example, calls).await);
         let mut memo = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(memo.entry(key).or_insert(run).clone())
     }
+}
+
+/// The LM calls a run of `program` makes when nothing fails: one per predictor.
+fn calls_per_run(program: &dyn Module) -> u64 {
+    (program.predictors().len() as u64).max(1)
 }
 
 /// `candidate` with `example` removed from every predictor's demos: an example is never its

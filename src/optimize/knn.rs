@@ -36,6 +36,8 @@ impl fmt::Debug for KnnMethod {
 /// At inference time, gives every predictor the `k` training examples whose inputs are
 /// nearest the call's inputs as demos. Compiling makes no LM calls: it records the trainset
 /// and the method in the artifact, and the compiled program looks neighbours up per call.
+/// With an embedding model, the trainset is embedded once and each input once per call;
+/// those embedding calls are not counted in budgets or compile cost.
 ///
 /// DSPy's `KNNFewShot` bootstraps demos from the neighbours on every call; this one uses the
 /// labeled neighbours directly (no extra LM calls per input). An input that is itself in the
@@ -96,6 +98,12 @@ impl Optimizer for KnnFewShot {
             }
             let train = cx.trainset().examples();
             let input_keys = train[0].input_keys().to_vec();
+            if input_keys.is_empty() {
+                return Err(CompileError::Config {
+                    optimizer: "knn",
+                    message: "the training examples have no input fields to find neighbours by".into(),
+                });
+            }
             let (method, base_url) = self.method_name();
             let knn = KnnArtifact { k: self.k, method, base_url, input_keys, trainset: train.to_vec() };
             let embedder = match &self.method {
@@ -178,8 +186,10 @@ impl KnnProgram {
     pub async fn demos_for(&self, inputs: &Example) -> Result<Vec<Example>, EmbedError> {
         let index = self.index().await?;
         let query = example_text(inputs.fields(), &self.input_keys);
-        let found = index.nearest(&query, self.k + 1).await?;
         let same_inputs = |e: &Example| self.input_keys.iter().all(|k| e.get(k) == inputs.get(k));
+        // Ask for enough neighbours that k remain after leaving out the input's own copies.
+        let copies = self.trainset.iter().filter(|e| same_inputs(e)).count();
+        let found = index.nearest(&query, self.k + copies).await?;
         Ok(found.into_iter().map(|i| &self.trainset[i]).filter(|e| !same_inputs(e)).take(self.k).cloned().collect())
     }
 }

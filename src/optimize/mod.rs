@@ -7,7 +7,7 @@
 //! hash); the winner is installed once, at the end, into a [`ProgramArtifact`](crate::artifact::ProgramArtifact).
 //!
 //! Every optimizer shares one [`CompileCx`]: the program and data, the metric, the run
-//! contexts, one [`Budget`] (calls, tokens, dollars, checked before each batch), progress
+//! contexts, one [`Budget`] (calls, tokens, dollars, checked before each run), progress
 //! reporting and the caches. Every random choice derives from its explicit seed, and work is
 //! merged in example order, so the same seed, data and LM replies give the same artifact at
 //! any concurrency.

@@ -154,7 +154,7 @@ impl Optimizer for RandomSearch {
                         let phase = format!("bootstrap {}/{total}", index + 1);
                         let out = self.bootstrapper(size).bootstrap(cx, &order, train, &phase).await;
                         stopped = out.stopped;
-                        (format!("bootstrap (shuffled #{}, {size} demos)", index - 2), out.candidate)
+                        (format!("bootstrap (shuffled #{}, ≤{size} bootstrapped)", index - 2), out.candidate)
                     }
                 };
                 if stopped.is_some() {

@@ -213,7 +213,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
             .clone()
             .or_else(|| plan.spec.as_ref().and_then(|s| s.lm.model.clone()))
             .or_else(|| resolved.lm.model.value.clone())
-            .unwrap_or_else(|| "(no model set)".into());
+            .unwrap_or_else(|| "(no LM set: pass --lm)".into());
         let optimizer = optimizer(args, kind, settings, None)?;
         return dry_run(args, &program, optimizer.as_ref(), &train, val.as_ref(), &model, budget);
     }
@@ -361,7 +361,10 @@ fn render(outcome: &CompileOutcome, out: &std::path::Path, optimizer: &dyn Optim
         cost.usd.map_or_else(|| "n/a (a model has no price)".into(), |v| format!("${v:.4}"))
     ));
     if let Some(reason) = &outcome.stopped {
-        lines.push(format!("stopped early: {reason}; the artifact holds the best found so far"));
+        lines.push(format!(
+            "stopped early: {reason}; the artifact holds what the optimizer had then, not validated \
+             (raise the budget to compile fully)"
+        ));
     }
     lines.push(format!("wrote {}", out.display()));
     lines.join("\n")
@@ -378,7 +381,11 @@ fn dry_run(
     budget: Budget,
 ) -> anyhow::Result<ExitCode> {
     let scoring = val.unwrap_or(train);
-    let plan = optimizer.plan(train.len(), scoring.len());
+    let mut plan = optimizer.plan(train.len(), scoring.len());
+    if let (Some(model), "knn") = (args.embedder.as_ref(), optimizer.name()) {
+        plan.phases =
+            vec![format!("embed {} training examples with {model}, then one embedding per input", train.len())];
+    }
     let final_runs = 2 * scoring.len() as u64;
     let demos = match optimizer.config().get("max_labeled_demos").or(optimizer.config().get("k")) {
         Some(v) => v.as_u64().unwrap_or(0) as usize,
@@ -434,6 +441,7 @@ fn dry_run(
     ));
     lines.push(match cost {
         Some(c) => format!("estimated cost: ${c:.4} (at most; cached replies and early stops cost less)"),
+        None if model.starts_with('(') => format!("estimated cost: unknown: {model}"),
         None => format!("estimated cost: unknown: `{model}` is not in the price table (add it with --prices FILE)"),
     });
     lines.push(format!(
