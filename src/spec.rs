@@ -102,6 +102,10 @@ pub struct SpecCompile {
     pub optimizer: Option<String>,
     /// The seed (default 0).
     pub seed: Option<u64>,
+    /// What searching optimizers maximize: `score` (default) or `score-cost`.
+    pub objective: Option<String>,
+    /// `score-cost`'s λ: the score given up to save one dollar per example.
+    pub lambda: Option<f64>,
     /// The split candidates are scored on (default `dev` when the spec has one, else the
     /// trainset itself).
     pub valset: Option<String>,

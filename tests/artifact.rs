@@ -81,6 +81,8 @@ fn provenance() -> ArtifactProvenance {
         compile_cost: CompileCost { calls: 118, input_tokens: 30210, output_tokens: 2410, usd: None },
         simulated: false,
         stopped: None,
+        objective: None,
+        picked: None,
     }
 }
 

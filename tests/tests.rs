@@ -25,6 +25,8 @@ mod evaluate;
 mod metrics;
 /// Predict, ChainOfThought and a two-predictor Rust program against a scripted LM.
 mod modules;
+/// Cost-aware compiling: the objective, the score/cost Pareto front, picking from it.
+mod objective;
 /// The compiler: optimizers, determinism, budgets, caches, candidates.
 mod optimize;
 /// Prompt rendering and parsing, byte for byte against DSPy 3.4.1's renderings.

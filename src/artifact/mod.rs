@@ -41,6 +41,7 @@ use crate::adapter::AdapterKind;
 use crate::data::Example;
 use crate::lm::Sampling;
 use crate::module::{Module, Overlay, PredictorOverlay};
+use crate::optimize::Objective;
 use crate::signature::{Field, FieldRole, Signature};
 
 /// The artifact format this version of lmc writes and reads.
@@ -152,6 +153,27 @@ pub struct ArtifactProvenance {
     /// Why the compile stopped early (a budget), when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// What the compile ranked candidates by, when not the score alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objective: Option<Objective>,
+    /// The Pareto-front candidate written instead of the optimizer's choice (`--pick`), when
+    /// one was picked; `scores.compiled` is then its score.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub picked: Option<PickedCandidate>,
+}
+
+/// A candidate picked from a compile's Pareto front.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PickedCandidate {
+    /// Its number on the front (1-based, cheapest first).
+    pub n: usize,
+    /// The front's size.
+    pub front: usize,
+    /// Its label in the compile's report, e.g. `program as written` or `bootstrap`.
+    pub label: String,
+    /// The candidate's hash (first 12 hex digits).
+    pub candidate: String,
 }
 
 /// A dataset by name, size and content hash.

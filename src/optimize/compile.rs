@@ -1,6 +1,7 @@
 //! `compile`: run an optimizer, score the program before and after, build the artifact.
 
-use super::{Candidate, CandidateScore, CompileCx, CompileError, LeaderboardEntry, Optimizer};
+use super::pareto::{self, ScoredCandidate};
+use super::{Candidate, CandidateScore, CompileCx, CompileError, LeaderboardEntry, Objective, Optimizer};
 use crate::artifact::{ArtifactProvenance, CompileCost, CompileScores, DatasetRef, ProgramArtifact};
 use crate::data::dataset::Dataset;
 
@@ -16,6 +17,13 @@ pub struct CompileOutcome {
     pub compiled: Option<CandidateScore>,
     /// The candidates the optimizer scored, in the order tried.
     pub leaderboard: Vec<LeaderboardEntry>,
+    /// Every candidate scored, one row each: the program as written, the leaderboard's
+    /// candidates, the compiled program.
+    pub candidates: Vec<ScoredCandidate>,
+    /// The Pareto front of `candidates` on (score, cost per example): indices, cheapest
+    /// first ([`pareto_front`](super::pareto_front)'s rules); [`pick`](Self::pick) numbers
+    /// them from 1.
+    pub pareto: Vec<usize>,
     /// Everything the compile spent: optimizer runs and the scoring above.
     pub cost: CompileCost,
     /// Why it stopped early, when it did.
@@ -70,10 +78,28 @@ pub async fn compile(
         compile_cost: cost.clone(),
         simulated: cx.simulated(),
         stopped: stopped.clone(),
+        objective: (*cx.objective() != Objective::Score).then_some(*cx.objective()),
         ..provenance
     };
     let mut artifact =
         ProgramArtifact::from_program(name, cx.program().as_ref(), Some(found.candidate.overlay()), provenance);
     artifact.knn = found.knn;
-    Ok(CompileOutcome { artifact, baseline, compiled, leaderboard: found.leaderboard, cost, stopped })
+    let candidates = pareto::scored_candidates(
+        baseline.as_ref(),
+        &found.leaderboard,
+        &found.candidate,
+        found.runner.is_some(),
+        compiled.as_ref(),
+    );
+    let pareto = pareto::front(&candidates);
+    Ok(CompileOutcome {
+        artifact,
+        baseline,
+        compiled,
+        leaderboard: found.leaderboard,
+        candidates,
+        pareto,
+        cost,
+        stopped,
+    })
 }

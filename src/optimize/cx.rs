@@ -10,6 +10,7 @@ use futures::stream::{self, StreamExt};
 
 use super::budget::{round_usd, Budget, BudgetExceeded, Meter};
 use super::candidate::Candidate;
+use super::objective::Objective;
 use crate::data::dataset::{example_hash, Dataset};
 use crate::data::{Example, Prediction};
 use crate::lm::{Lm, Sampling};
@@ -80,6 +81,7 @@ pub struct CompileCx {
     judge_cx: RunCx,
     concurrency: usize,
     seed: u64,
+    objective: Objective,
     meter: Meter,
     progress: Option<ProgressFn>,
     scores: Mutex<HashMap<ScoreKey, Arc<ExampleRun>>>,
@@ -115,6 +117,7 @@ impl CompileCx {
             judge_cx: RunCx::new(),
             concurrency: 8,
             seed: 0,
+            objective: Objective::Score,
             meter: Meter::default(),
             progress: None,
             scores: Mutex::default(),
@@ -162,6 +165,12 @@ impl CompileCx {
     /// The seed every random choice derives from (0 is a seed).
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
+        self
+    }
+
+    /// What searching optimizers rank candidates by (default: the score).
+    pub fn with_objective(mut self, objective: Objective) -> Self {
+        self.objective = objective;
         self
     }
 
@@ -215,6 +224,12 @@ impl CompileCx {
     /// The seed.
     pub fn seed(&self) -> u64 {
         self.seed
+    }
+
+    /// What searching optimizers rank candidates by: [`Objective::value`] of each one's score
+    /// and cost per example.
+    pub fn objective(&self) -> &Objective {
+        &self.objective
     }
 
     /// The budget meter.

@@ -50,6 +50,8 @@ mod compile;
 mod cx;
 mod knn;
 mod labeled;
+mod objective;
+mod pareto;
 mod random_search;
 mod seed;
 
@@ -65,6 +67,8 @@ pub use compile::{compile, CompileOutcome};
 pub use cx::{CandidateScore, CompileCx, CompileProgress, ExampleRun};
 pub use knn::{KnnFewShot, KnnMethod, KnnProgram};
 pub use labeled::LabeledFewShot;
+pub use objective::Objective;
+pub use pareto::{pareto_front, PickError, ScoredCandidate, AS_WRITTEN};
 pub use random_search::RandomSearch;
 
 use crate::artifact::KnnArtifact;
@@ -122,6 +126,10 @@ pub struct LeaderboardEntry {
     pub cost_per_example: Option<f64>,
     /// Mean LM calls per example.
     pub calls_per_example: f64,
+    /// The candidate itself, in memory only (not serialized): what a compile rebuilds the
+    /// artifact from when this entry is picked from the Pareto front.
+    #[serde(skip)]
+    pub built: Option<Candidate>,
 }
 
 impl LeaderboardEntry {
@@ -133,6 +141,7 @@ impl LeaderboardEntry {
             score: score.score,
             cost_per_example: score.cost_per_example,
             calls_per_example: score.calls_per_example,
+            built: Some(candidate.clone()),
         }
     }
 }

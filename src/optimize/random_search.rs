@@ -24,10 +24,11 @@ use crate::data::Example;
 ///    derived from the compile's seed and the candidate's index, with a random number of
 ///    bootstrapped demos between 1 and `max_bootstrapped_demos`.
 ///
-/// Each is scored on the valset as soon as it is built; the best score wins, the earlier
-/// candidate on a tie. Scoring stops early once a candidate reaches `stop_at_score`, and at a
-/// budget limit, keeping the best so far. The report lists every candidate with its score,
-/// program cost per example and LM calls per example.
+/// Each is scored on the valset as soon as it is built; the best by the compile's
+/// [`Objective`](super::Objective) wins (the score, or the score less λ × dollars per
+/// example), the earlier candidate on a tie. Scoring stops early once a candidate's score
+/// reaches `stop_at_score`, and at a budget limit, keeping the best so far. The report lists
+/// every candidate with its score, program cost per example and LM calls per example.
 ///
 /// Unlike DSPy, the teacher's labeled demos are drawn once from the unshuffled trainset, so
 /// the bootstraps share teacher runs (a run is made once and reused) and cost far less.
@@ -169,8 +170,9 @@ impl Optimizer for RandomSearch {
                     }
                 };
                 leaderboard.push(LeaderboardEntry::new(label, &built, &score));
-                if best.as_ref().is_none_or(|(_, s)| score.score > *s) {
-                    best = Some((built, score.score));
+                let value = cx.objective().value(score.score, score.cost_per_example);
+                if best.as_ref().is_none_or(|(_, v)| value > *v) {
+                    best = Some((built, value));
                 }
                 if self.stop_at_score.is_some_and(|t| score.score >= t) {
                     break;

@@ -490,6 +490,15 @@ pub(crate) enum OptimizerArg {
     Knn,
 }
 
+/// What `lmc compile` ranks candidates by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ObjectiveArg {
+    /// The metric's mean score.
+    Score,
+    /// The score less λ × the program's dollars per example (--lambda).
+    ScoreCost,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct CompileArgs {
     /// A task spec (evals/*.toml): program, data splits, metric, LM and `[compile]` settings.
@@ -542,6 +551,18 @@ pub(crate) struct CompileArgs {
     /// The seed of every random choice (default 0; 0 is a seed).
     #[arg(long, value_name = "S")]
     pub(crate) seed: Option<u64>,
+
+    /// What searching optimizers maximize: score, or score-cost (score − λ × $/example; needs --lambda).
+    #[arg(long, value_enum)]
+    pub(crate) objective: Option<ObjectiveArg>,
+
+    /// score-cost: the score given up to save one dollar per example (e.g. 1000).
+    #[arg(long, value_name = "X")]
+    pub(crate) lambda: Option<f64>,
+
+    /// Write the N-th candidate of the Pareto front (as numbered in the report) instead of the chosen one.
+    #[arg(long, value_name = "N")]
+    pub(crate) pick: Option<usize>,
 
     /// Stop after this many LM calls (checked before each run; cached calls count).
     #[arg(long, value_name = "N")]

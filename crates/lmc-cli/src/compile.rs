@@ -183,6 +183,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     let plan = plan(args)?;
     // Settings mistakes first, before data is read or an LM is configured.
     let kind = optimizer_kind(args, &plan.settings, plan.spec.as_ref())?;
+    let objective = crate::objective::objective(args, &plan.settings, plan.spec.as_ref())?;
     if plan.out.is_none() && !args.dry_run {
         bail!(NO_OUT);
     }
@@ -243,6 +244,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         .with_run_cx(RunCx::new().with_lm(lm).with_sampling(task.sampling.clone()))
         .with_concurrency(concurrency)
         .with_seed(seed)
+        .with_objective(objective)
         .with_budget(budget);
     if let Some(val) = val {
         cx = cx.with_valset(val);
@@ -272,9 +274,12 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    let outcome = runtime.block_on(optimize::compile(&cx, optimizer.as_ref(), &name, provenance))?;
+    let mut outcome = runtime.block_on(optimize::compile(&cx, optimizer.as_ref(), &name, provenance))?;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    if let Some(n) = args.pick {
+        crate::objective::pick(&mut outcome, n, program.as_ref())?;
     }
     outcome.artifact.save(&out)?;
     if args.json {
@@ -299,6 +304,9 @@ fn summary_json(outcome: &CompileOutcome, out: &std::path::Path, optimizer: &dyn
         "baseline": score(&outcome.baseline),
         "compiled": score(&outcome.compiled),
         "leaderboard": outcome.leaderboard,
+        "objective": outcome.artifact.provenance.objective.unwrap_or_default(),
+        "pareto": crate::objective::front_json(outcome),
+        "picked": outcome.artifact.provenance.picked,
         "compile_cost": outcome.cost,
         "stopped": outcome.stopped,
         "simulated": outcome.artifact.provenance.simulated,
@@ -351,6 +359,7 @@ fn render(outcome: &CompileOutcome, out: &std::path::Path, optimizer: &dyn Optim
             ));
         }
     }
+    lines.extend(crate::objective::front_lines(outcome));
     let cost = &outcome.cost;
     lines.push(String::new());
     lines.push(format!(

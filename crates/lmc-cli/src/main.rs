@@ -13,6 +13,7 @@ mod input;
 mod inspect;
 mod inspect_artifact;
 mod lm_args;
+mod objective;
 mod output;
 mod run;
 mod sim_server;

@@ -611,3 +611,155 @@ fn usage_errors_exit_2_naming_the_problem() {
     let ended = lmc(&dir, &["eval", SPEC, "--lm", "sim", "--artifact", path(&missing), "--no-artifact"]);
     assert_eq!(ended.code, Some(2), "{}", ended.stderr);
 }
+
+#[test]
+fn objective_and_pick_mistakes_exit_2_before_anything_runs() {
+    let dir = scratch("objective-errors");
+    let out = dir.join("x.json");
+    // No key is set: anything that reached the model would fail differently.
+    let run = |extra: &[&str]| {
+        let mut args = vec!["compile", SPEC, "--lm", "openai/gpt-4o-mini", "--out", path(&out)];
+        args.extend(extra);
+        lmc(&dir, &args)
+    };
+    let err = run(&["--objective", "score-cost"]).usage_error().to_string();
+    assert!(err.contains("--objective score-cost needs --lambda"), "{err}");
+    let err = run(&["--lambda", "5"]).usage_error().to_string();
+    assert!(err.contains("--lambda applies to --objective score-cost only"), "{err}");
+    let err = run(&["--objective", "score-cost", "--lambda=-1"]).usage_error().to_string();
+    assert!(err.contains("lambda must be a finite number ≥ 0"), "{err}");
+    let err = run(&["--pick", "0"]).usage_error().to_string();
+    assert!(err.contains("--pick counts from 1"), "{err}");
+    let ended = run(&["--objective", "cost"]);
+    assert!(ended.usage_error().contains("score-cost"), "names the allowed values: {}", ended.stderr);
+
+    // The spec's [compile] keys, checked the same way.
+    for (extra, says) in [
+        ("[compile]\nobjective = \"cheap\"\n", "objective = \"cheap\" is not known; use score or score-cost"),
+        ("[compile]\nobjective = \"score-cost\"\n", "needs --lambda"),
+        ("[compile]\nlambda = 3.0\n", "lambda applies to objective = \"score-cost\" only"),
+    ] {
+        let spec = scratch_spec(&dir, extra);
+        let err = lmc(&dir, &["compile", path(&spec), "--lm", "openai/gpt-4o-mini", "--out", path(&out)])
+            .usage_error()
+            .to_string();
+        assert!(err.contains(says), "{extra}: {err}");
+    }
+    assert!(!out.exists());
+}
+
+/// Starts `lmc sim-server` over the GSM8K train and dev splits on a free port; the server and
+/// its base URL. Through it, `--lm vllm/sim` with a `--prices` file that prices `vllm/*` gives
+/// the simulator's replies a cost (the in-process `--lm sim` is always free).
+fn priced_sim_server(dir: &Path) -> (Killed, String, PathBuf) {
+    use std::io::{BufRead, BufReader};
+    let mut world = String::new();
+    for split in ["train", "dev"] {
+        world.push_str(&std::fs::read_to_string(repo().join(format!("datasets/gsm8k/{split}.jsonl"))).unwrap());
+    }
+    let world_file = dir.join("math_qa.jsonl");
+    std::fs::write(&world_file, world).unwrap();
+    let prices = dir.join("prices.toml");
+    std::fs::write(&prices, "[models.\"vllm/*\"]\ninput = 1.0\noutput = 2.0\n").unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lmc"));
+    cmd.args(["sim-server", "--world", path(&world_file), "--port", "0", "--answer-field", "answer"]);
+    cmd.current_dir(repo()).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null());
+    common::clean_lm_env(&mut cmd);
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let _ = tx.send(lines.next());
+        // Keep reading so the server never blocks on a full pipe.
+        for _ in lines {}
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).expect("the server printed no URL").unwrap().unwrap();
+    let url = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_string();
+    (server, url, prices)
+}
+
+#[test]
+fn the_report_shows_the_pareto_front_and_pick_writes_its_cheapest_member() {
+    let dir = scratch("pareto");
+    let (_server, url, prices) = priced_sim_server(&dir);
+    let priced = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["compile", SPEC, "--lm", "vllm/sim", "--base-url", &url, "--prices", path(&prices)];
+        args.extend(["--out", path(out), "--optimizer", "random-search", "--num-candidates", "1"]);
+        args.extend(LIMITS);
+        args.extend(extra);
+        lmc(&dir, &args)
+    };
+
+    // By score: the front is the program as written (cheapest) and a candidate with demos.
+    let chosen_out = dir.join("chosen.json");
+    let text = priced(&chosen_out, &[]).ok().to_string();
+    let header =
+        text.lines().position(|l| l.trim_start().starts_with("pareto front ")).unwrap_or_else(|| panic!("{text}"));
+    let rows: Vec<&str> = text.lines().skip(header + 1).take_while(|l| !l.is_empty()).collect();
+    assert!(rows.len() >= 2, "{text}");
+    assert!(rows[0].trim_start().starts_with("1. program as written "), "{text}");
+    assert!(rows.iter().filter(|r| r.ends_with("← chosen · written")).count() == 1, "{text}");
+    let summary = priced(&dir.join("chosen2.json"), &["--json"]).json();
+    let front = summary["pareto"].as_array().unwrap();
+    assert_eq!(front.len(), rows.len(), "{summary}");
+    let costs: Vec<f64> = front.iter().map(|e| f64_at(e, "/cost_per_example_usd")).collect();
+    assert!(costs[0] > 0.0, "priced: {summary}");
+    assert!(costs.windows(2).all(|w| w[0] < w[1]), "cheapest first: {summary}");
+    let cheapest = summary["leaderboard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| f64_at(e, "/cost_per_example"))
+        .fold(f64::INFINITY, f64::min);
+    assert_eq!(costs[0], cheapest, "{summary}");
+    assert_eq!(front[0]["as_written"], true);
+    assert_eq!(summary["objective"]["kind"], "score");
+    assert_eq!(summary["picked"], Value::Null);
+    let chosen_artifact = read_json(&chosen_out);
+    assert!(!chosen_artifact["predictors"][0]["demos"].as_array().unwrap().is_empty());
+    assert!(chosen_artifact["provenance"].get("picked").is_none(), "absent unless picked");
+
+    // --pick 1: the cheapest member is written, and the artifact says so.
+    let picked_out = dir.join("picked.json");
+    let summary = priced(&picked_out, &["--pick", "1", "--json"]).json();
+    assert_eq!(u64_at(&summary, "/picked/n"), 1, "{summary}");
+    assert_eq!(summary["pareto"][0]["written"], true, "{summary}");
+    assert_eq!(summary["pareto"][0]["chosen"], false, "{summary}");
+    let artifact = read_json(&picked_out);
+    assert!(artifact["predictors"][0]["demos"].as_array().unwrap().is_empty(), "the program as written: {artifact}");
+    let picked = &artifact["provenance"]["picked"];
+    assert_eq!(u64_at(picked, "/n"), 1);
+    assert_eq!(u64_at(picked, "/front"), front.len() as u64);
+    assert_eq!(picked["label"], "program as written");
+    assert_eq!(f64_at(&artifact, "/provenance/scores/compiled"), f64_at(&summary, "/pareto/0/score"));
+    let text = priced(&dir.join("picked2.json"), &["--pick", "1"]).ok().to_string();
+    assert!(text.contains("--pick 1: wrote program as written instead of the chosen candidate"), "{text}");
+
+    // Score-cost with a big λ: the cheapest is the objective's own choice.
+    let cheap_out = dir.join("cheap.json");
+    let summary = priced(&cheap_out, &["--objective", "score-cost", "--lambda", "10000", "--json"]).json();
+    assert_eq!(summary["pareto"][0]["chosen"], true, "{summary}");
+    assert_eq!(summary["objective"], serde_json::json!({"kind": "score-cost", "lambda": 10000.0}));
+    let artifact = read_json(&cheap_out);
+    assert!(artifact["predictors"][0]["demos"].as_array().unwrap().is_empty(), "{artifact}");
+    assert_eq!(artifact["provenance"]["objective"]["kind"], "score-cost");
+    // ... and from the spec's [compile].
+    let spec = scratch_spec(&dir, "[compile]\nobjective = \"score-cost\"\nlambda = 10000.0\n");
+    let mut args = vec!["compile", path(&spec), "--lm", "vllm/sim", "--base-url", &url, "--prices", path(&prices)];
+    let from_spec = dir.join("spec.json");
+    args.extend(["--out", path(&from_spec), "--optimizer", "random-search", "--num-candidates", "1", "--json"]);
+    args.extend(LIMITS);
+    let summary = lmc(&dir, &args).json();
+    assert_eq!(summary["objective"]["lambda"], 10000.0, "{summary}");
+    assert_eq!(read_json(&from_spec)["predictors"], artifact["predictors"]);
+
+    // Out of range: the front's size, and nothing written.
+    let none = dir.join("none.json");
+    let n = (front.len() + 1).to_string();
+    let err = priced(&none, &["--pick", &n]).usage_error().to_string();
+    let says = format!("it has {} candidates, numbered 1 to {}; no artifact was written", front.len(), front.len());
+    assert!(err.contains(&says), "{err}");
+    assert!(!none.exists());
+}
