@@ -98,7 +98,7 @@ pub struct SpecEval {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpecCompile {
-    /// `labeled`, `bootstrap`, `random-search` or `knn` (default `bootstrap`).
+    /// `labeled`, `bootstrap`, `random-search`, `knn` or `mipro` (default `bootstrap`).
     pub optimizer: Option<String>,
     /// The seed (default 0).
     pub seed: Option<u64>,
@@ -133,6 +133,14 @@ pub struct SpecCompile {
     pub embedder: Option<String>,
     /// The teacher's LM (`provider/model`).
     pub teacher_lm: Option<String>,
+    /// MIPROv2's preset: `light`, `medium`, `heavy` or `off`.
+    pub auto: Option<String>,
+    /// MIPROv2's trials.
+    pub num_trials: Option<usize>,
+    /// MIPROv2's minibatch size.
+    pub minibatch_size: Option<usize>,
+    /// MIPROv2's prompt LM (`provider/model`).
+    pub prompt_lm: Option<String>,
 }
 
 /// A task spec file.

@@ -78,7 +78,7 @@ fn provenance() -> ArtifactProvenance {
         trainset: DatasetRef { source: "train.jsonl".into(), n: 20, hash: "ab".repeat(32) },
         valset: None,
         scores: CompileScores { baseline: Some(0.6), compiled: Some(0.85) },
-        compile_cost: CompileCost { calls: 118, input_tokens: 30210, output_tokens: 2410, usd: None },
+        compile_cost: CompileCost { calls: 118, input_tokens: 30210, output_tokens: 2410, usd: None, proposer: None },
         simulated: false,
         stopped: None,
         objective: None,

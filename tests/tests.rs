@@ -23,6 +23,8 @@ mod embed;
 mod evaluate;
 /// Metrics: each built-in, closures, the registry, the LLM judge.
 mod metrics;
+/// MIPROv2: proposer, search schedule, zero-shot mode, seeds, budgets.
+mod mipro;
 /// Predict, ChainOfThought and a two-predictor Rust program against a scripted LM.
 mod modules;
 /// Cost-aware compiling: the objective, the score/cost Pareto front, picking from it.
@@ -39,6 +41,8 @@ mod pricing;
 mod programs;
 /// Provider wire formats (OpenAI, Anthropic), errors, retries, the LM factory.
 mod providers;
+/// Checkpoints and resuming: kill-and-resume gives the uninterrupted artifact, no request twice.
+mod resume;
 /// The string-signature parser: types, errors with columns, a never-panics property.
 mod signature;
 /// The offline simulator's response model.

@@ -212,6 +212,23 @@ pub struct CompileCost {
     pub output_tokens: u64,
     /// Dollars by the calls' usage, cache hits included; `None` when a model has no price.
     pub usd: Option<f64>,
+    /// Of the above, what proposing instructions took (on the prompt LM), when any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proposer: Option<ProposerCost>,
+}
+
+/// The calls an optimizer made to propose instructions.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProposerCost {
+    /// LM calls.
+    pub calls: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Dollars; `None` when the prompt LM has no price.
+    pub usd: Option<f64>,
 }
 
 impl ProgramArtifact {

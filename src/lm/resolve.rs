@@ -91,6 +91,7 @@ pub struct LmFactory {
     retry: RetryPolicy,
     cache: Option<(Arc<LmCache>, CacheMode)>,
     sim: Option<Arc<crate::sim::SimWorld>>,
+    run_cache: Option<Arc<LmCache>>,
     limits: Limits,
     env: EnvLookup,
 }
@@ -121,6 +122,7 @@ impl LmFactory {
             retry: RetryPolicy::default(),
             cache: None,
             sim: None,
+            run_cache: None,
             limits: Arc::default(),
             env: Arc::new(|name| std::env::var(name).ok()),
         }
@@ -195,6 +197,15 @@ impl LmFactory {
         self
     }
 
+    /// Puts `cache` in front of every LM this factory builds, the simulator included, in
+    /// front of the cache of [`with_cache`](Self::with_cache) and always read-write: a
+    /// compile's run directory ([`RunDir`](crate::optimize::RunDir)), which keeps each request
+    /// the moment it completes so that a resumed compile replays it instead of sending it again.
+    pub fn with_run_cache(mut self, cache: Arc<LmCache>) -> Self {
+        self.run_cache = Some(cache);
+        self
+    }
+
     /// Answers the model `sim` (or `sim/<anything>`) with the offline simulator over `world`.
     pub fn with_sim_world(mut self, world: Arc<crate::sim::SimWorld>) -> Self {
         self.sim = Some(world);
@@ -249,8 +260,18 @@ impl LmFactory {
         Ok(Arc::new(embedder))
     }
 
-    /// The LM for `model` (`provider/model`): client, limit, retries, cache.
+    /// The LM for `model` (`provider/model`): client, limit, retries, cache, and the run
+    /// cache in front of it all when there is one ([`with_run_cache`](Self::with_run_cache)).
     pub fn build(&self, model: &str) -> Result<Arc<dyn Lm>, LmError> {
+        let lm = self.build_client(model)?;
+        Ok(match &self.run_cache {
+            Some(cache) => Arc::new(CachedLm::new(lm, cache.clone(), CacheMode::ReadWrite)),
+            None => lm,
+        })
+    }
+
+    /// [`build`](Self::build) without the run cache.
+    fn build_client(&self, model: &str) -> Result<Arc<dyn Lm>, LmError> {
         if model == "sim" || model.starts_with("sim/") {
             // The simulator runs in process: no limit, retries or cache are needed.
             return match &self.sim {

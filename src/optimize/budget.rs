@@ -152,6 +152,7 @@ impl Meter {
             input_tokens: totals.usage.input_tokens,
             output_tokens: totals.usage.output_tokens,
             usd: (totals.unpriced_calls == 0).then(|| round_usd(self.usd())),
+            proposer: None,
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use super::pareto::{self, ScoredCandidate};
 use super::{Candidate, CandidateScore, CompileCx, CompileError, LeaderboardEntry, Objective, Optimizer};
-use crate::artifact::{ArtifactProvenance, CompileCost, CompileScores, DatasetRef, ProgramArtifact};
+use crate::artifact::{ArtifactProvenance, CompileCost, CompileScores, DatasetRef, ProgramArtifact, ProposerCost};
 use crate::data::dataset::Dataset;
 
 /// What a compile produced.
@@ -64,7 +64,16 @@ pub async fn compile(
         }
         (baseline.ok(), compiled.ok())
     };
-    let cost = cx.meter().cost();
+    let mut cost = cx.meter().cost();
+    let proposer = cx.proposer_totals();
+    if proposer.calls > 0 {
+        cost.proposer = Some(ProposerCost {
+            calls: proposer.calls,
+            input_tokens: proposer.usage.input_tokens,
+            output_tokens: proposer.usage.output_tokens,
+            usd: (proposer.unpriced_calls == 0).then(|| super::budget::round_usd(proposer.program_cost_usd)),
+        });
+    }
     let provenance = ArtifactProvenance {
         optimizer: optimizer.name().to_string(),
         config: optimizer.config(),

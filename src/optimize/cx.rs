@@ -15,7 +15,7 @@ use crate::data::dataset::{example_hash, Dataset};
 use crate::data::{Example, Prediction};
 use crate::lm::{Lm, Sampling};
 use crate::metric::Metric;
-use crate::module::{Module, RunCx, TraceEntry};
+use crate::module::{Module, RunCx, RunTotals, TraceEntry};
 
 /// Progress of a compile, reported after each program run.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,6 +87,9 @@ pub struct CompileCx {
     scores: Mutex<HashMap<ScoreKey, Arc<ExampleRun>>>,
     teacher_runs: Mutex<HashMap<TeacherKey, Arc<ExampleRun>>>,
     simulated: AtomicBool,
+    proposer: Mutex<RunTotals>,
+    /// Called after each trial ([`CompileCx::trial_done`], in `resume.rs`).
+    pub(super) trial_hooks: Vec<super::resume::TrialHook>,
 }
 
 impl fmt::Debug for CompileCx {
@@ -123,6 +126,8 @@ impl CompileCx {
             scores: Mutex::default(),
             teacher_runs: Mutex::default(),
             simulated: AtomicBool::new(false),
+            proposer: Mutex::default(),
+            trial_hooks: Vec::new(),
         }
     }
 
@@ -186,6 +191,11 @@ impl CompileCx {
         self
     }
 
+    /// The run context program runs start from (its LM and sampling).
+    pub fn run_cx(&self) -> &RunCx {
+        &self.run_cx
+    }
+
     /// The program being compiled.
     pub fn program(&self) -> &Arc<dyn Module> {
         &self.program
@@ -235,6 +245,23 @@ impl CompileCx {
     /// The budget meter.
     pub fn meter(&self) -> &Meter {
         &self.meter
+    }
+
+    /// Records calls an optimizer made to propose instructions (already on the meter): they
+    /// are reported apart from the program's.
+    pub fn record_proposer(&self, totals: &RunTotals) {
+        let mut sum = self.proposer.lock().unwrap_or_else(PoisonError::into_inner);
+        sum.calls += totals.calls;
+        sum.cache_hits += totals.cache_hits;
+        sum.usage.add(&totals.usage);
+        sum.program_cost_usd += totals.program_cost_usd;
+        sum.spent_usd += totals.spent_usd;
+        sum.unpriced_calls += totals.unpriced_calls;
+    }
+
+    /// The proposer's calls so far.
+    pub fn proposer_totals(&self) -> RunTotals {
+        *self.proposer.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether any call so far was answered by lmc's simulator.

@@ -10,7 +10,9 @@
 //! contexts, one [`Budget`] (calls, tokens, dollars, checked before each run), progress
 //! reporting and the caches. Every random choice derives from its explicit seed, and work is
 //! merged in example order, so the same seed, data and LM replies give the same artifact at
-//! any concurrency.
+//! any concurrency. That is also how a compile resumes: its [`RunDir`] keeps every LM request
+//! as it completes and its progress after each trial ([`CompileCx::trial_done`]), and a
+//! resumed compile replays those requests to the same state and the same artifact.
 //!
 //! | optimizer | what it does |
 //! |---|---|
@@ -18,6 +20,7 @@
 //! | [`BootstrapFewShot`] | demos from the traces of teacher runs that pass the metric |
 //! | [`RandomSearch`] | zero-shot, labeled and several bootstraps, each scored on the valset; the best wins |
 //! | [`KnnFewShot`] | the k training examples nearest each input, chosen at inference time |
+//! | [`MiproV2`] | proposed instructions and bootstrapped demo sets, searched with a TPE on minibatches |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -50,9 +53,11 @@ mod compile;
 mod cx;
 mod knn;
 mod labeled;
+pub mod mipro;
 mod objective;
 mod pareto;
 mod random_search;
+mod resume;
 mod seed;
 
 use std::sync::Arc;
@@ -67,9 +72,14 @@ pub use compile::{compile, CompileOutcome};
 pub use cx::{CandidateScore, CompileCx, CompileProgress, ExampleRun};
 pub use knn::{KnnFewShot, KnnMethod, KnnProgram};
 pub use labeled::LabeledFewShot;
+pub use mipro::{Auto, MiproV2};
 pub use objective::Objective;
 pub use pareto::{pareto_front, PickError, ScoredCandidate, AS_WRITTEN};
 pub use random_search::RandomSearch;
+pub use resume::{
+    CompileIdentity, RequestCounts, Resume, ResumeError, RunDir, RunState, TrialEvent, TrialRecord, REQUESTS_FILE,
+    STATE_FILE, STATE_VERSION,
+};
 
 use crate::artifact::KnnArtifact;
 use crate::module::Module;
@@ -172,4 +182,11 @@ pub enum CompileError {
     /// Embedding the trainset failed (KnnFewShot).
     #[error("cannot embed the trainset: {0}")]
     Embed(#[from] crate::embed::EmbedError),
+    /// A trial hook stopped the compile (see [`CompileCx::with_trial_hook`]); a run directory
+    /// resumes it ([`RunDir`]).
+    #[error("interrupted after {trials} trial(s)")]
+    Interrupted {
+        /// Trials done.
+        trials: usize,
+    },
 }

@@ -28,7 +28,9 @@ use crate::data::Example;
 /// [`Objective`](super::Objective) wins (the score, or the score less λ × dollars per
 /// example), the earlier candidate on a tie. Scoring stops early once a candidate's score
 /// reaches `stop_at_score`, and at a budget limit, keeping the best so far. The report lists
-/// every candidate with its score, program cost per example and LM calls per example.
+/// every candidate with its score, program cost per example and LM calls per example. Each
+/// scored candidate is a trial ([`CompileCx::trial_done`]): a run directory checkpoints
+/// there, and a trial hook may stop the search there ([`RunDir`](super::RunDir) resumes it).
 ///
 /// Unlike DSPy, the teacher's labeled demos are drawn once from the unshuffled trainset, so
 /// the bootstraps share teacher runs (a run is made once and reused) and cost far less.
@@ -73,7 +75,7 @@ impl RandomSearch {
 }
 
 /// The trainset shuffled for candidate `index`, and its demo count.
-fn shuffled(train: &[Example], seed: u64, index: usize, max_demos: usize) -> (Vec<Example>, usize) {
+pub(crate) fn shuffled(train: &[Example], seed: u64, index: usize, max_demos: usize) -> (Vec<Example>, usize) {
     use rand::seq::SliceRandom;
     let mut rng = rng(seed, salt::SHUFFLE + index as u64);
     let mut order = train.to_vec();
@@ -174,6 +176,8 @@ impl Optimizer for RandomSearch {
                 if best.as_ref().is_none_or(|(_, v)| value > *v) {
                     best = Some((built, value));
                 }
+                // A trial is done (checkpoints, and a hook may stop the compile here).
+                cx.trial_done(leaderboard.len(), best.as_ref().map(|(_, v)| *v))?;
                 if self.stop_at_score.is_some_and(|t| score.score >= t) {
                     break;
                 }

@@ -44,7 +44,10 @@ pub(crate) enum Command {
         The artifact (--out, or the spec's `artifact`) is JSON with stable key order and no timestamps: \
         the same seed, data and LM replies give the same bytes. Use it with `lmc eval --artifact` and \
         `lmc run --artifact`; read it with `lmc inspect artifact`.\n\n\
-        Exit codes: 0 compiled (also when a budget stopped it early: the artifact says so); 2 a usage, data or provider error.")]
+        Every LM request and the progress after each trial are kept in a run directory (--run-dir); after a crash \
+        or Ctrl-C, `--resume DIR` (or the same command again) continues without sending a completed request twice.\n\n\
+        Exit codes: 0 compiled (also when a budget stopped it early: the artifact says so); 2 a usage, data or provider error; \
+        130 interrupted (Ctrl-C): resume with --resume DIR.")]
     Compile(Box<CompileArgs>),
     /// Import a DSPy `program.save("x.json")` file as an lmc artifact for a program.
     ImportDspy(crate::dspy_cmd::ImportDspyArgs),
@@ -488,6 +491,21 @@ pub(crate) enum OptimizerArg {
     RandomSearch,
     /// The k training examples nearest each input, chosen at inference time.
     Knn,
+    /// MIPROv2: proposed instructions and demo sets searched together (TPE on minibatches).
+    Mipro,
+}
+
+/// MIPROv2's presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AutoArg {
+    /// 6 candidates, valset ≤ 100.
+    Light,
+    /// 12 candidates, valset ≤ 300.
+    Medium,
+    /// 18 candidates, valset ≤ 1000.
+    Heavy,
+    /// No preset: --num-candidates and --num-trials as given.
+    Off,
 }
 
 /// What `lmc compile` ranks candidates by.
@@ -608,6 +626,22 @@ pub(crate) struct CompileArgs {
     #[arg(long, value_name = "PROVIDER/MODEL")]
     pub(crate) embedder: Option<String>,
 
+    /// mipro: a preset for candidates, trials and valset size (default light).
+    #[arg(long, value_enum)]
+    pub(crate) auto: Option<AutoArg>,
+
+    /// mipro: search trials (default: DSPy's formula from the candidates and predictors).
+    #[arg(long, value_name = "N")]
+    pub(crate) num_trials: Option<usize>,
+
+    /// mipro: validation examples per trial (default 35); full evaluations every 5 trials.
+    #[arg(long, value_name = "N")]
+    pub(crate) minibatch_size: Option<usize>,
+
+    /// mipro: the LM that proposes instructions (default: the program's); its cost is reported apart.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub(crate) prompt_lm: Option<String>,
+
     /// Use only the first N training examples.
     #[arg(long, value_name = "N")]
     pub(crate) limit_train: Option<usize>,
@@ -623,6 +657,21 @@ pub(crate) struct CompileArgs {
     /// Print the planned program runs and an estimated cost, and spend nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
+
+    /// Keep the compile's checkpoints here: each LM request as it completes and the progress
+    /// after each trial (default: runs/compile-PROGRAM-HASH beside the LM cache). A rerun of
+    /// the same command continues a compile that did not finish.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) run_dir: Option<PathBuf>,
+
+    /// Continue the compile in DIR after a crash or Ctrl-C (give the same settings): completed
+    /// LM requests are replayed, never sent again, and the artifact is an uninterrupted run's.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["run_dir", "fresh", "dry_run"])]
+    pub(crate) resume: Option<PathBuf>,
+
+    /// Start over: clear the run directory instead of continuing the compile it holds.
+    #[arg(long)]
+    pub(crate) fresh: bool,
 
     /// Print a JSON summary instead of the table.
     #[arg(long)]

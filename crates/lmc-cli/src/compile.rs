@@ -12,15 +12,15 @@ use lmc::lm::pricing::PriceTable;
 use lmc::lm::{LmFactory, Usage};
 use lmc::metric::{self, MetricSpec};
 use lmc::optimize::{
-    self, BootstrapFewShot, Budget, CompileCx, CompileOutcome, KnnFewShot, KnnMethod, LabeledFewShot, Optimizer,
-    RandomSearch,
+    self, Auto, BootstrapFewShot, Budget, CompileCx, CompileOutcome, KnnFewShot, KnnMethod, LabeledFewShot, MiproV2,
+    Optimizer, RandomSearch,
 };
 use lmc::sim::SimSettings;
 use lmc::spec::{SpecCompile, TaskSpec};
 use lmc::{Module, Overlay, PredictorOverlay, Program, RunCx};
 use serde_json::json;
 
-use crate::cli::{CompileArgs, OptimizerArg};
+use crate::cli::{AutoArg, CompileArgs, OptimizerArg};
 use crate::output::{print_json, print_line};
 use crate::task::{install_step_lms, is_sim, task_lm, TaskWorld};
 
@@ -122,9 +122,12 @@ fn optimizer_kind(args: &CompileArgs, settings: &SpecCompile, spec: Option<&Task
         (None, Some("labeled")) => OptimizerArg::Labeled,
         (None, Some("random-search")) => OptimizerArg::RandomSearch,
         (None, Some("knn")) => OptimizerArg::Knn,
+        (None, Some("mipro")) => OptimizerArg::Mipro,
         (None, Some(other)) => {
             let file = spec.map(|s| format!("{}: ", s.path.display())).unwrap_or_default();
-            bail!("{file}[compile] optimizer = \"{other}\" is not known; use labeled, bootstrap, random-search or knn")
+            bail!(
+                "{file}[compile] optimizer = \"{other}\" is not known; use labeled, bootstrap, random-search, knn or mipro"
+            )
         }
     })
 }
@@ -135,6 +138,7 @@ fn optimizer(
     kind: OptimizerArg,
     settings: &SpecCompile,
     factory: Option<&LmFactory>,
+    description: &str,
 ) -> anyhow::Result<Box<dyn Optimizer>> {
     let max_bootstrapped_demos = args.max_bootstrapped_demos.or(settings.max_bootstrapped_demos).unwrap_or(4);
     let max_labeled_demos = args.max_labeled_demos.or(settings.max_labeled_demos).unwrap_or(16);
@@ -165,6 +169,42 @@ fn optimizer(
             };
             Box::new(KnnFewShot { k: k.unwrap_or(3), method })
         }
+        OptimizerArg::Mipro => Box::new(mipro(args, settings, factory, description)?),
+    })
+}
+
+/// MIPROv2 with flags over the spec's `[compile]` over DSPy's defaults.
+fn mipro(
+    args: &CompileArgs,
+    settings: &SpecCompile,
+    factory: Option<&LmFactory>,
+    description: &str,
+) -> anyhow::Result<MiproV2> {
+    let auto = match (args.auto, settings.auto.as_deref()) {
+        (Some(AutoArg::Off), _) | (None, Some("off")) => None,
+        (Some(AutoArg::Light), _) => Some(Auto::Light),
+        (Some(AutoArg::Medium), _) => Some(Auto::Medium),
+        (Some(AutoArg::Heavy), _) => Some(Auto::Heavy),
+        (None, None) => Some(Auto::Light),
+        (None, Some(name)) => Some(name.parse::<Auto>().map_err(|e| anyhow::anyhow!("[compile] auto: {e} or off"))?),
+    };
+    let defaults = MiproV2::default();
+    let prompt_lm = match (args.prompt_lm.as_ref().or(settings.prompt_lm.as_ref()), factory) {
+        (Some(model), Some(factory)) => Some(factory.build(model).with_context(|| format!("--prompt-lm {model}"))?),
+        _ => None,
+    };
+    Ok(MiproV2 {
+        auto,
+        num_candidates: args.num_candidates.or(settings.num_candidates).unwrap_or(defaults.num_candidates),
+        num_trials: args.num_trials.or(settings.num_trials),
+        max_bootstrapped_demos: args.max_bootstrapped_demos.or(settings.max_bootstrapped_demos).unwrap_or(4),
+        max_labeled_demos: args.max_labeled_demos.or(settings.max_labeled_demos).unwrap_or(4),
+        max_rounds: args.max_rounds.or(settings.max_rounds).unwrap_or(1),
+        metric_threshold: args.metric_threshold.or(settings.metric_threshold),
+        minibatch_size: args.minibatch_size.or(settings.minibatch_size).unwrap_or(defaults.minibatch_size),
+        program_description: description.to_string(),
+        prompt_lm,
+        ..defaults
     })
 }
 
@@ -215,7 +255,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
             .or_else(|| plan.spec.as_ref().and_then(|s| s.lm.model.clone()))
             .or_else(|| resolved.lm.model.value.clone())
             .unwrap_or_else(|| "(no LM set: pass --lm)".into());
-        let optimizer = optimizer(args, kind, settings, None)?;
+        let optimizer = optimizer(args, kind, settings, None, program.description())?;
         return dry_run(args, &program, optimizer.as_ref(), &train, val.as_ref(), &model, budget);
     }
 
@@ -226,7 +266,29 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         sim: plan.sim.clone(),
         metric_field: &plan.metric.field,
     };
-    let task = task_lm(&args.lm, plan.spec.as_ref(), world)?;
+    let mut task = task_lm(&args.lm, plan.spec.as_ref(), world)?;
+    // The run directory (checkpoints, --resume): every LM built below answers through it.
+    let planned = optimizer(args, kind, &plan.settings, Some(&task.factory), program.description())?;
+    let run_dir = crate::resume::open(
+        args,
+        &crate::resume::Inputs {
+            program_file: &plan.program_path,
+            program_name: program.name(),
+            train: &train,
+            val: val.as_ref(),
+            metric: &plan.metric,
+            optimizer: planned.as_ref(),
+            objective: format!("{objective:?}"),
+            seed,
+            model: &task.model,
+            sampling: &task.sampling,
+            teacher_lm: args.teacher_lm.as_deref().or(plan.settings.teacher_lm.as_deref()),
+            judge_lm: args.judge_lm.as_deref(),
+            sim: &plan.sim,
+            world_files: &plan.world_files,
+        },
+    )?;
+    task.factory = task.factory.clone().with_run_cache(run_dir.cache().clone());
     let lm = task.factory.build(&task.model)?;
     install_step_lms(&mut program, &task.factory)?;
     let teacher_model = args.teacher_lm.clone().or_else(|| settings.teacher_lm.clone());
@@ -235,7 +297,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let metric = metric::from_spec_with_judge(&plan.metric, judge_lm)?;
-    let optimizer = optimizer(args, kind, settings, Some(&task.factory))?;
+    let optimizer = optimizer(args, kind, settings, Some(&task.factory), program.description())?;
     let Some(out) = plan.out.clone() else { bail!(NO_OUT) };
 
     let name = program.name().to_string();
@@ -252,6 +314,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     if let Some(model) = &teacher_model {
         cx = cx.with_teacher_lm(task.factory.build(model).with_context(|| format!("--teacher-lm {model}"))?);
     }
+    cx = crate::resume::with_hooks(cx, &run_dir);
     let bar = (!args.json).then(|| {
         let bar = ProgressBar::new(0);
         let style = ProgressStyle::with_template("{bar:30} {pos}/{len} · {msg}")
@@ -274,18 +337,28 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     };
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")?;
-    let mut outcome = runtime.block_on(optimize::compile(&cx, optimizer.as_ref(), &name, provenance))?;
+    crate::resume::exit_on_ctrl_c(&runtime, &run_dir, bar.clone());
+    let compiled = runtime.block_on(optimize::compile(&cx, optimizer.as_ref(), &name, provenance));
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
+    let mut outcome = match compiled {
+        Err(optimize::CompileError::Interrupted { .. }) => return Ok(crate::resume::interrupted(&run_dir)),
+        result => result?,
+    };
     if let Some(n) = args.pick {
         crate::objective::pick(&mut outcome, n, program.as_ref())?;
     }
     outcome.artifact.save(&out)?;
+    crate::resume::finished(&run_dir, outcome.stopped.clone());
     if args.json {
-        print_json(&summary_json(&outcome, &out, optimizer.as_ref()))?;
+        let mut summary = summary_json(&outcome, &out, optimizer.as_ref());
+        summary["run_dir"] = crate::resume::summary_json(&run_dir);
+        print_json(&summary)?;
     } else {
-        print_line(&render(&outcome, &out, optimizer.as_ref(), &cx))?;
+        let mut text = render(&outcome, &out, optimizer.as_ref(), &cx);
+        crate::resume::add_summary(&mut text, &run_dir);
+        print_line(&text)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -369,6 +442,15 @@ fn render(outcome: &CompileOutcome, out: &std::path::Path, optimizer: &dyn Optim
         cost.output_tokens,
         cost.usd.map_or_else(|| "n/a (a model has no price)".into(), |v| format!("${v:.4}"))
     ));
+    if let Some(proposer) = &cost.proposer {
+        lines.push(format!(
+            "  of which proposing instructions (prompt LM): {} calls · {} input + {} output tokens · {}",
+            proposer.calls,
+            proposer.input_tokens,
+            proposer.output_tokens,
+            proposer.usd.map_or_else(|| "n/a".into(), |v| format!("${v:.4}"))
+        ));
+    }
     if let Some(reason) = &outcome.stopped {
         lines.push(format!(
             "stopped early: {reason}; the artifact holds what the optimizer had then, not validated \

@@ -15,6 +15,7 @@ mod inspect_artifact;
 mod lm_args;
 mod objective;
 mod output;
+mod resume;
 mod run;
 mod sim_server;
 mod task;

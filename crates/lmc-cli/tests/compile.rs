@@ -559,17 +559,17 @@ fn usage_errors_exit_2_naming_the_problem() {
     assert!(err.contains("give a task spec (lmc compile evals/TASK.toml) or --program"), "{err}");
 
     // An unknown optimizer in the spec, reported before any LM is configured (no key is set).
-    let spec = scratch_spec(&dir, "[compile]\noptimizer = \"mipro\"\n");
+    let spec = scratch_spec(&dir, "[compile]\noptimizer = \"gepa\"\n");
     for lm in ["sim", "openai/gpt-4o-mini"] {
         let err = lmc(&dir, &["compile", path(&spec), "--lm", lm, "--out", path(&dir.join("x.json"))])
             .usage_error()
             .to_string();
         assert!(err.contains(path(&spec)), "names the spec: {err}");
-        assert!(err.contains("optimizer = \"mipro\" is not known"), "{err}");
-        assert!(err.contains("labeled, bootstrap, random-search or knn"), "names the allowed values: {err}");
+        assert!(err.contains("optimizer = \"gepa\" is not known"), "{err}");
+        assert!(err.contains("labeled, bootstrap, random-search, knn or mipro"), "names the allowed values: {err}");
     }
     // The flag can't be misspelled either.
-    let ended = lmc(&dir, &["compile", SPEC, "--lm", "sim", "--optimizer", "mipro", "--out", "x.json"]);
+    let ended = lmc(&dir, &["compile", SPEC, "--lm", "sim", "--optimizer", "gepa", "--out", "x.json"]);
     assert!(ended.usage_error().contains("random-search"), "{}", ended.stderr);
 
     // The flag form without --out, reported before the missing key.
@@ -762,4 +762,194 @@ fn the_report_shows_the_pareto_front_and_pick_writes_its_cheapest_member() {
     let says = format!("it has {} candidates, numbered 1 to {}; no artifact was written", front.len(), front.len());
     assert!(err.contains(&says), "{err}");
     assert!(!none.exists());
+}
+
+// --- checkpoints and --resume ------------------------------------------------------------------
+
+/// [`lmc`] with `LMC_TEST_STOP_AFTER_TRIALS=n` (the test hook that stops a compile after n
+/// trials, as Ctrl-C would but at a deterministic point).
+fn lmc_stopped_after(dir: &Path, trials: usize, args: &[&str]) -> Ended {
+    let n = trials.to_string();
+    let (out, err) = (dir.join(format!("stopped{n}.out")), dir.join(format!("stopped{n}.err")));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lmc"));
+    cmd.args(args).current_dir(repo()).stdin(Stdio::null());
+    common::clean_lm_env(&mut cmd);
+    cmd.env("LMC_CACHE_PATH", dir.join("cache.sqlite")).env("LMC_TEST_STOP_AFTER_TRIALS", &n);
+    let child =
+        cmd.stdout(std::fs::File::create(&out).unwrap()).stderr(std::fs::File::create(&err).unwrap()).spawn().unwrap();
+    let mut child = Killed(child);
+    let deadline = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "`lmc {}` hung", args.join(" "));
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    Ended {
+        label: format!("LMC_TEST_STOP_AFTER_TRIALS={n} lmc {}", args.join(" ")),
+        code: status.code(),
+        stdout: std::fs::read_to_string(&out).unwrap(),
+        stderr: std::fs::read_to_string(&err).unwrap(),
+    }
+}
+
+/// The `resume with: lmc ...` line of an interrupted compile, as arguments (none is quoted:
+/// the scratch paths have no spaces).
+fn resume_command(stopped: &Ended) -> Vec<String> {
+    let line = stopped.stderr.lines().find_map(|l| l.strip_prefix("resume with: ")).unwrap_or_else(|| {
+        panic!("`{}` does not say how to resume:\n{}", stopped.label, stopped.stderr);
+    });
+    let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+    assert_eq!(words[0], "lmc", "{line}");
+    words[1..].to_vec()
+}
+
+#[test]
+fn a_compile_stopped_after_two_trials_resumes_to_the_uninterrupted_artifact() {
+    let dir = scratch("resume");
+    let search = ["--optimizer", "random-search", "--num-candidates", "2", "--json"];
+    let whole_out = dir.join("whole.json");
+    let whole_dir = dir.join("whole-run");
+    let whole = compile(&dir, &whole_out, &[&search[..], &["--run-dir", path(&whole_dir)]].concat()).json();
+    assert_eq!(whole["run_dir"]["resumed"], false);
+    let all = u64_at(&whole, "/run_dir/new");
+    assert_eq!(u64_at(&whole, "/run_dir/saved"), all);
+
+    // Stopped after two of five trials: exit 130, nothing written, how to resume said.
+    let out = dir.join("a.json");
+    let mut args = vec!["compile", SPEC, "--lm", "sim", "--out", path(&out)];
+    args.extend(LIMITS);
+    args.extend(search);
+    let stopped = lmc_stopped_after(&dir, 2, &args);
+    assert_eq!(stopped.code, Some(130), "{}\n{}", stopped.stdout, stopped.stderr);
+    assert!(stopped.stderr.contains("interrupted after 2 trial(s); "), "{}", stopped.stderr);
+    assert!(stopped.stdout.is_empty() && !out.exists(), "{}", stopped.stdout);
+    let resume = resume_command(&stopped);
+    let run_dir = PathBuf::from(resume.last().unwrap());
+    assert!(run_dir.starts_with(dir.join("runs")), "the default run directory is beside the LM cache: {run_dir:?}");
+    assert!(run_dir.file_name().unwrap().to_str().unwrap().starts_with("compile-math_qa-"), "{run_dir:?}");
+    let state = read_json(&run_dir.join("state.json"));
+    assert_eq!((u64_at(&state, "/trials"), state["finished"].clone()), (2, Value::Bool(false)), "{state}");
+    let saved = u64_at(&state, "/requests");
+    assert!(saved > 0 && saved < all, "{saved} of {all}");
+
+    // The printed command resumes it: the uninterrupted artifact, byte for byte, and the two
+    // runs together send exactly the requests one run sends (none twice).
+    let resume: Vec<&str> = resume.iter().map(String::as_str).collect();
+    let resumed = lmc(&dir, &resume);
+    assert!(resumed.stderr.contains("resuming the compile in "), "{}", resumed.stderr);
+    let summary = resumed.json();
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&whole_out).unwrap(), "the artifacts differ");
+    assert_eq!(summary["run_dir"]["resumed"], true);
+    assert!(u64_at(&summary, "/run_dir/replayed") >= saved, "{summary}");
+    assert_eq!(saved + u64_at(&summary, "/run_dir/new"), all, "{summary}");
+    assert_eq!(u64_at(&summary, "/run_dir/saved"), all);
+    assert_eq!(summary["compile_cost"], whole["compile_cost"], "budgets and costs count replayed calls");
+    let state = read_json(&run_dir.join("state.json"));
+    assert_eq!((u64_at(&state, "/trials"), state["finished"].clone()), (5, Value::Bool(true)), "{state}");
+}
+
+#[test]
+fn a_rerun_continues_an_interrupted_compile_and_resume_refuses_another() {
+    let dir = scratch("rerun");
+    let out = dir.join("a.json");
+    let mut args = vec!["compile", SPEC, "--lm", "sim", "--out", path(&out)];
+    args.extend(LIMITS);
+    args.extend(["--optimizer", "random-search", "--num-candidates", "1"]);
+    let stopped = lmc_stopped_after(&dir, 1, &args);
+    assert_eq!(stopped.code, Some(130), "{}", stopped.stderr);
+    let run_dir = resume_command(&stopped).last().unwrap().clone();
+
+    // The same command again continues it and says so in the report.
+    let text = lmc(&dir, &args).ok().to_string();
+    let line = text.lines().rev().nth(1).unwrap();
+    assert!(line.starts_with(&format!("resumed from {run_dir}: ")), "{text}");
+    assert!(line.ends_with(" new") && line.contains(" LM requests replayed from the run directory, "), "{line}");
+    assert_eq!(text.lines().last().unwrap(), format!("wrote {}", out.display()));
+    // Once finished, the same command starts over; --fresh always does.
+    let again = lmc(&dir, &args).ok().to_string();
+    assert!(again.contains(&format!("run directory: {run_dir} (")), "{again}");
+    let fresh = lmc(&dir, &[&args[..], &["--fresh"]].concat()).ok().to_string();
+    assert!(fresh.contains(&format!("run directory: {run_dir} (")), "{fresh}");
+
+    // --resume with other settings: exit 2, naming what differs.
+    let other = [&args[..], &["--seed", "1", "--resume", &run_dir]].concat();
+    let err = lmc(&dir, &other).usage_error().to_string();
+    assert!(err.contains("holds a different compile (seed: 0 then, 1 now)"), "{err}");
+    let other = [&args[..], &["--max-bootstrapped-demos", "2", "--resume", &run_dir]].concat();
+    let err = lmc(&dir, &other).usage_error().to_string();
+    assert!(err.contains("config.max_bootstrapped_demos: 4 then, 2 now"), "{err}");
+    // ... and a directory with no compile in it.
+    let empty = dir.join("empty");
+    let err = lmc(&dir, &[&args[..], &["--resume", path(&empty)]].concat()).usage_error().to_string();
+    assert!(err.contains("nothing to resume"), "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_a_compile_that_resume_finishes_with_the_uninterrupted_artifact() {
+    let dir = scratch("ctrl-c");
+    let mut args = vec!["compile", SPEC, "--lm", "sim", "--optimizer", "random-search", "--num-candidates", "6"];
+    args.extend(["--limit-train", "100", "--limit-val", "50"]);
+    let whole = dir.join("whole.json");
+    lmc(&dir, &[&args[..], &["--out", path(&whole), "--run-dir", path(&dir.join("whole-run"))]].concat()).ok();
+
+    // SIGINT once the first trial is checkpointed, while the other eight are still to come.
+    let (out, run_dir) = (dir.join("a.json"), dir.join("run"));
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lmc"));
+    cmd.args(&args).args(["--out", path(&out), "--run-dir", path(&run_dir), "--json"]);
+    cmd.current_dir(repo()).stdin(Stdio::null()).stdout(Stdio::null());
+    common::clean_lm_env(&mut cmd);
+    cmd.env("LMC_CACHE_PATH", dir.join("cache.sqlite")).stderr(std::fs::File::create(dir.join("ctrl-c.err")).unwrap());
+    let mut child = Killed(cmd.spawn().unwrap());
+    let deadline = Instant::now() + DEADLINE;
+    let trials = || {
+        let text = std::fs::read_to_string(run_dir.join("state.json")).unwrap_or_default();
+        serde_json::from_str::<Value>(&text).ok().and_then(|s| s["trials"].as_u64()).unwrap_or(0)
+    };
+    while trials() < 1 {
+        assert!(Instant::now() < deadline && child.0.try_wait().unwrap().is_none(), "no trial was checkpointed");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let pid = child.0.id().to_string();
+    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    let status = child.0.wait().unwrap();
+    let stderr = std::fs::read_to_string(dir.join("ctrl-c.err")).unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted after ") && stderr.contains(&format!("--resume {}", path(&run_dir))),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+    let state = read_json(&run_dir.join("state.json"));
+    assert!(u64_at(&state, "/trials") < 9 && state["finished"] == false, "Ctrl-C came too late: {state}");
+
+    let summary = lmc(&dir, &[&args[..], &["--out", path(&out), "--resume", path(&run_dir), "--json"]].concat()).json();
+    assert_eq!(summary["run_dir"]["resumed"], true);
+    assert!(std::fs::read(&out).unwrap() == std::fs::read(&whole).unwrap(), "the artifacts differ");
+}
+
+#[test]
+fn mipro_proposes_instructions_and_zero_shot_mode_adds_no_demos() {
+    let dir = scratch("mipro");
+    let out = dir.join("mipro.json");
+    let search = ["--optimizer", "mipro", "--num-trials", "6", "--minibatch-size", "10", "--json"];
+    let summary: Value = serde_json::from_str(compile(&dir, &out, &search).ok()).unwrap();
+    assert!(u64_at(&summary, "/compile_cost/proposer/calls") > 0, "{summary}");
+    assert!(f64_at(&summary, "/compiled/score") >= f64_at(&summary, "/baseline/score"), "{summary}");
+    let artifact = read_json(&out);
+    assert_eq!(artifact["provenance"]["optimizer"], "mipro");
+
+    let zero = dir.join("zero.json");
+    let flags = [&search[..], &["--max-bootstrapped-demos", "0", "--max-labeled-demos", "0"]].concat();
+    compile(&dir, &zero, &flags).ok();
+    let artifact = read_json(&zero);
+    for predictor in artifact["predictors"].as_array().unwrap() {
+        assert_eq!(predictor["demos"].as_array().unwrap().len(), 0, "zero-shot mode adds no demos");
+    }
+
+    // A dry run plans the trials and the proposer's calls.
+    let plan = lmc(&dir, &["compile", SPEC, "--optimizer", "mipro", "--dry-run"]);
+    assert!(plan.ok().contains("trials on 35 of 100 validation examples"), "{}", plan.stdout);
 }
