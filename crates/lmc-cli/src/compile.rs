@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::cli::{AutoArg, CompileArgs, OptimizerArg};
 use crate::output::{print_json, print_line};
-use crate::task::{install_step_lms, is_sim, task_lm, TaskWorld};
+use crate::task::{flag_metric, install_step_lms, is_sim, parse_labels, task_lm, SpecTask, TaskWorld};
 
 /// Output tokens assumed per LM call in a dry run's cost estimate.
 const ESTIMATED_OUTPUT_TOKENS: u64 = 200;
@@ -53,19 +53,8 @@ fn plan(args: &CompileArgs) -> anyhow::Result<Plan> {
             Some(path) => Some(DataSpec::new(path.clone())),
             None => val,
         };
-        let mut metric = spec.metric.clone();
-        if let Some(name) = &args.metric {
-            metric.name = name.clone();
-        }
-        if let Some(field) = &args.field {
-            metric.field = field.clone();
-        }
-        let columns =
-            ColumnMap { inputs: spec.data.inputs.clone().unwrap_or_default(), labels: spec.data.labels.clone() };
-        let mut sim = spec.sim.clone().unwrap_or_default();
-        if !args.lm.sim_hints.is_empty() {
-            sim.hints = args.lm.sim_hints.clone();
-        }
+        let SpecTask { metric, columns, sim, world_files } =
+            SpecTask::of(&spec, args.metric.as_ref(), args.field.as_ref(), &args.lm.sim_hints);
         return Ok(Plan {
             program_path: spec.program.clone(),
             train,
@@ -73,7 +62,7 @@ fn plan(args: &CompileArgs) -> anyhow::Result<Plan> {
             columns,
             metric,
             sim,
-            world_files: spec.splits().into_iter().map(|(_, s)| s.path.clone()).collect(),
+            world_files,
             settings: spec.compile.clone(),
             out: args.out.clone().or_else(|| spec.artifact.clone()),
             spec: Some(spec),
@@ -82,22 +71,11 @@ fn plan(args: &CompileArgs) -> anyhow::Result<Plan> {
     let (Some(program), Some(trainset)) = (&args.program, &args.trainset) else {
         bail!("give a task spec (lmc compile evals/TASK.toml) or --program P --trainset D --metric M --out A");
     };
-    let labels = args
-        .labels
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((out, col)) => (out.trim().to_string(), col.trim().to_string()),
-            None => (l.trim().to_string(), l.trim().to_string()),
-        })
-        .collect();
+    let labels = parse_labels(&args.labels);
     let Some(metric_name) = &args.metric else {
         bail!("say how to score: --metric NAME (exact_match, f1, contains, numeric, ...) and --field FIELD");
     };
-    let metric: MetricSpec = serde_json::from_value(json!({
-        "name": metric_name,
-        "field": args.field.clone().unwrap_or_else(|| "answer".into()),
-    }))
-    .context("invalid --metric")?;
+    let metric = flag_metric(metric_name, args.field.as_ref())?;
     let mut world_files = vec![trainset.clone()];
     world_files.extend(args.valset.clone());
     Ok(Plan {

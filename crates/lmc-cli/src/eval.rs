@@ -15,7 +15,10 @@ use lmc::{Program, RunCx};
 
 use crate::cli::EvalArgs;
 use crate::output::{print_json, print_line, write_atomic};
-use crate::task::{file_hash, git_commit, install_artifact, install_step_lms, runnable, task_lm, TaskLm, TaskWorld};
+use crate::task::{
+    file_hash, flag_metric, git_commit, install_artifact, install_step_lms, parse_labels, runnable, task_lm, SpecTask,
+    TaskLm, TaskWorld,
+};
 
 /// What to evaluate, from a spec or from flags.
 struct Plan {
@@ -37,20 +40,8 @@ fn plan(args: &EvalArgs) -> anyhow::Result<Plan> {
         if let Some(limit) = args.limit {
             data.limit = Some(limit);
         }
-        let mut metric = spec.metric.clone();
-        if let Some(name) = &args.metric {
-            metric.name = name.clone();
-        }
-        if let Some(field) = &args.field {
-            metric.field = field.clone();
-        }
-        let columns =
-            ColumnMap { inputs: spec.data.inputs.clone().unwrap_or_default(), labels: spec.data.labels.clone() };
-        let world_files = spec.splits().into_iter().map(|(_, s)| s.path.clone()).collect();
-        let mut sim = spec.sim.clone().unwrap_or_default();
-        if !args.lm.sim_hints.is_empty() {
-            sim.hints = args.lm.sim_hints.clone();
-        }
+        let SpecTask { metric, columns, sim, world_files } =
+            SpecTask::of(&spec, args.metric.as_ref(), args.field.as_ref(), &args.lm.sim_hints);
         return Ok(Plan {
             program_path: spec.program.clone(),
             data,
@@ -65,18 +56,8 @@ fn plan(args: &EvalArgs) -> anyhow::Result<Plan> {
     let (Some(program), Some(dataset)) = (&args.program, &args.dataset) else {
         bail!("give a task spec (lmc eval evals/TASK.toml) or --program P --dataset D --metric M");
     };
-    let metric_name = args.metric.clone().unwrap_or_else(|| "exact_match".into());
-    let field = args.field.clone().unwrap_or_else(|| "answer".into());
-    let labels = args
-        .labels
-        .iter()
-        .map(|l| match l.split_once('=') {
-            Some((out, col)) => Ok((out.trim().to_string(), col.trim().to_string())),
-            None => Ok((l.trim().to_string(), l.trim().to_string())),
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let metric: MetricSpec =
-        serde_json::from_value(serde_json::json!({"name": metric_name, "field": field})).context("invalid --metric")?;
+    let labels = parse_labels(&args.labels);
+    let metric = flag_metric(args.metric.as_deref().unwrap_or("exact_match"), args.field.as_ref())?;
     Ok(Plan {
         program_path: program.clone(),
         data: DataSpec { path: dataset.clone(), limit: args.limit, shuffle_seed: None, sample: None },

@@ -9,6 +9,7 @@ use anyhow::Context;
 use lmc::artifact::{KnnArtifact, ProgramArtifact};
 use lmc::data::dataset::{ColumnMap, DataSpec, Dataset};
 use lmc::lm::LmFactory;
+use lmc::metric::MetricSpec;
 use lmc::optimize::KnnProgram;
 use lmc::sim::{SimSettings, SimWorld};
 use lmc::spec::TaskSpec;
@@ -74,6 +75,58 @@ pub(crate) fn task_lm(args: &LmArgs, spec: Option<&TaskSpec>, world: TaskWorld<'
         ..Sampling::default()
     };
     Ok(TaskLm { factory, model, sampling })
+}
+
+/// What `eval` and `compile` read from a task spec the same way: the metric (with `--metric`
+/// and `--field` over it), the column map, the simulator's settings (with `--sim-hint` over
+/// them) and the data files (the simulator's world).
+pub(crate) struct SpecTask {
+    pub(crate) metric: MetricSpec,
+    pub(crate) columns: ColumnMap,
+    pub(crate) sim: SimSettings,
+    pub(crate) world_files: Vec<PathBuf>,
+}
+
+impl SpecTask {
+    pub(crate) fn of(spec: &TaskSpec, metric: Option<&String>, field: Option<&String>, hints: &[String]) -> Self {
+        let mut spec_metric = spec.metric.clone();
+        if let Some(name) = metric {
+            spec_metric.name = name.clone();
+        }
+        if let Some(field) = field {
+            spec_metric.field = field.clone();
+        }
+        let mut sim = spec.sim.clone().unwrap_or_default();
+        if !hints.is_empty() {
+            sim.hints = hints.to_vec();
+        }
+        SpecTask {
+            metric: spec_metric,
+            columns: ColumnMap {
+                inputs: spec.data.inputs.clone().unwrap_or_default(),
+                labels: spec.data.labels.clone(),
+            },
+            sim,
+            world_files: spec.splits().into_iter().map(|(_, s)| s.path.clone()).collect(),
+        }
+    }
+}
+
+/// `--labels OUTPUT=COLUMN` (or `OUTPUT` when the names match) as output field → column.
+pub(crate) fn parse_labels(labels: &[String]) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((out, col)) => (out.trim().to_string(), col.trim().to_string()),
+            None => (l.trim().to_string(), l.trim().to_string()),
+        })
+        .collect()
+}
+
+/// The metric of the flag form: `--metric NAME` on `--field FIELD` (default `answer`).
+pub(crate) fn flag_metric(name: &str, field: Option<&String>) -> anyhow::Result<MetricSpec> {
+    let field = field.cloned().unwrap_or_else(|| "answer".into());
+    serde_json::from_value(serde_json::json!({"name": name, "field": field})).context("invalid --metric")
 }
 
 /// Whether `model` names lmc's offline simulator.
