@@ -115,6 +115,17 @@ pub struct RunTotals {
 }
 
 impl RunTotals {
+    /// Adds another run's totals to these.
+    pub fn merge(&mut self, other: &RunTotals) {
+        self.calls += other.calls;
+        self.cache_hits += other.cache_hits;
+        self.retries += other.retries;
+        self.usage.add(&other.usage);
+        self.program_cost_usd += other.program_cost_usd;
+        self.spent_usd += other.spent_usd;
+        self.unpriced_calls += other.unpriced_calls;
+    }
+
     fn add(&mut self, entry: &TraceEntry) {
         self.calls += 1;
         self.retries += u64::from(entry.retries);

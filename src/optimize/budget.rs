@@ -93,14 +93,7 @@ impl Meter {
     pub fn add(&self, totals: &RunTotals, judge_usd: f64, reserved: u64) {
         let mut used = self.used.lock().unwrap_or_else(PoisonError::into_inner);
         used.reserved_calls = used.reserved_calls.saturating_sub(reserved);
-        let t = &mut used.totals;
-        t.calls += totals.calls;
-        t.cache_hits += totals.cache_hits;
-        t.retries += totals.retries;
-        t.usage.add(&totals.usage);
-        t.program_cost_usd += totals.program_cost_usd;
-        t.spent_usd += totals.spent_usd;
-        t.unpriced_calls += totals.unpriced_calls;
+        used.totals.merge(totals);
         used.judge_usd += judge_usd;
     }
 

@@ -250,13 +250,7 @@ impl CompileCx {
     /// Records calls an optimizer made to propose instructions (already on the meter): they
     /// are reported apart from the program's.
     pub fn record_proposer(&self, totals: &RunTotals) {
-        let mut sum = self.proposer.lock().unwrap_or_else(PoisonError::into_inner);
-        sum.calls += totals.calls;
-        sum.cache_hits += totals.cache_hits;
-        sum.usage.add(&totals.usage);
-        sum.program_cost_usd += totals.program_cost_usd;
-        sum.spent_usd += totals.spent_usd;
-        sum.unpriced_calls += totals.unpriced_calls;
+        self.proposer.lock().unwrap_or_else(PoisonError::into_inner).merge(totals);
     }
 
     /// The proposer's calls so far.

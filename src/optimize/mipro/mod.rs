@@ -291,7 +291,7 @@ impl MiproV2 {
             Ok(all)
         }
         .await;
-        cx.record_proposer(&proposer.spent.totals);
+        cx.record_proposer(&proposer.spent);
         result
     }
 }

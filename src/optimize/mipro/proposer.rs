@@ -30,17 +30,12 @@ const PROPOSE: &str = "Use the information below about a task solved with calls 
 write a new instruction for one module of the program that will help the language model solve the task \
 better. Reply with the instruction only.";
 
-/// Calls made by the proposer, kept apart from the program's.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct ProposerTotals {
-    pub(crate) totals: RunTotals,
-}
-
 /// Proposes instructions with the prompt LM's run context.
 pub(crate) struct Proposer<'a> {
     pub(crate) cx: RunCx,
     pub(crate) meter: &'a Meter,
-    pub(crate) spent: ProposerTotals,
+    /// The proposer's calls, kept apart from the program's.
+    pub(crate) spent: RunTotals,
 }
 
 fn text_of(example: &Example) -> String {
@@ -73,7 +68,7 @@ impl Proposer<'_> {
         let result = predict.forward(&cx, &inputs).await;
         let totals = cx.totals();
         self.meter.add(&totals, 0.0, 1);
-        add(&mut self.spent.totals, &totals);
+        self.spent.merge(&totals);
         Ok(result.map(|p| p.get(&output).map(crate::adapter::pyfmt::py_str).unwrap_or_default().trim().to_string()))
     }
 
@@ -132,16 +127,6 @@ impl Proposer<'_> {
                          task_demos, basic_instruction, tip -> proposed_instruction";
         Ok(self.call("propose_instruction", signature, PROPOSE, inputs, rollout).await?.ok().filter(|t| !t.is_empty()))
     }
-}
-
-fn add(into: &mut RunTotals, totals: &RunTotals) {
-    into.calls += totals.calls;
-    into.cache_hits += totals.cache_hits;
-    into.retries += totals.retries;
-    into.usage.add(&totals.usage);
-    into.program_cost_usd += totals.program_cost_usd;
-    into.spent_usd += totals.spent_usd;
-    into.unpriced_calls += totals.unpriced_calls;
 }
 
 /// The proposer's sampling: the run's, at temperature 1.0 (distinct rollouts give distinct
