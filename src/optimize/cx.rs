@@ -47,6 +47,8 @@ pub struct ExampleRun {
     pub prediction: Option<Prediction>,
     /// The metric's score (0 for a failed run).
     pub score: f64,
+    /// The metric's feedback, or why the run failed (what reflective optimizers read).
+    pub feedback: Option<String>,
     /// Every predictor call.
     pub trace: Vec<TraceEntry>,
     /// The program's cost for this run by usage; `None` when a model has no price.
@@ -286,12 +288,15 @@ impl CompileCx {
         let result = program.forward(&cx, &inputs).await;
         let trace = cx.trace();
         let totals = cx.totals();
-        let (prediction, score, judge_usd) = match result {
-            Err(_) => (None, 0.0, 0.0),
+        let (prediction, score, feedback, judge_usd) = match result {
+            Err(e) => (None, 0.0, Some(format!("the program failed: {e}")), 0.0),
             Ok(prediction) => {
                 let judge = self.judge_cx.fork();
-                let score = self.metric.score(&judge, example, &prediction, &trace).await.map_or(0.0, |s| s.value);
-                (Some(prediction), score, judge.totals().program_cost_usd)
+                let (score, feedback) = match self.metric.score(&judge, example, &prediction, &trace).await {
+                    Ok(s) => (s.value, s.feedback),
+                    Err(e) => (0.0, Some(format!("the metric failed: {e}"))),
+                };
+                (Some(prediction), score, feedback, judge.totals().program_cost_usd)
             }
         };
         self.meter.add(&totals, judge_usd, reserved);
@@ -304,6 +309,7 @@ impl CompileCx {
         ExampleRun {
             prediction,
             score,
+            feedback,
             trace,
             cost_usd: (totals.unpriced_calls == 0).then_some(totals.program_cost_usd),
             calls: totals.calls,
@@ -389,6 +395,15 @@ impl CompileCx {
             cost_per_example: cost.map(|c| round_usd(c / n)),
             calls_per_example: runs.iter().map(|r| r.calls as f64).sum::<f64>() / n,
         })
+    }
+
+    /// The scored runs of `candidate` on `examples` (program tag `tag`, as in
+    /// [`evaluate_program`](Self::evaluate_program)), in example order; `None` for an example
+    /// not evaluated yet. Reflective optimizers read the traces and feedback from here.
+    pub fn runs(&self, tag: &str, candidate: &Candidate, examples: &[Example]) -> Vec<Option<Arc<ExampleRun>>> {
+        let tagged: Arc<str> = format!("{tag}{}", candidate.hash()).into();
+        let scores = self.scores.lock().unwrap_or_else(PoisonError::into_inner);
+        examples.iter().map(|e| scores.get(&(tagged.clone(), example_hash(e))).cloned()).collect()
     }
 
     /// Runs the teacher (or the program) under `candidate` on `example`, after a budget
