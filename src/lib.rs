@@ -77,6 +77,7 @@
 //! - [`program`]: program files.
 //! - [`optimize`]: the compiler: optimizers, candidates, budgets.
 //! - [`artifact`]: compiled-program artifacts, DSPy import and export.
+//! - [`gate`]: release gating: baselines, paired comparisons, gate checks and their reports.
 //! - [`typed`]: `#[derive(Signature)]`, typed `Predict<S>` and `ChainOfThought<S>`.
 //! - [`data`]: [`Example`], [`Prediction`].
 //! - [`embed`]: nearest neighbours for few-shot demos: BM25, embedders, [`embed::NeighborIndex`].
@@ -91,6 +92,7 @@ pub mod data;
 pub mod embed;
 pub mod evaluate;
 pub mod fsutil;
+pub mod gate;
 pub mod lm;
 pub mod metric;
 pub mod module;
@@ -115,7 +117,10 @@ extern crate self as lmc;
 pub use adapter::{Adapter, AdapterKind, ChatAdapter, JsonAdapter, ParseError, ParseProblem};
 pub use data::{Example, FieldAccessError, Fields, Prediction};
 pub use lm::{Completion, FinishReason, Lm, LmError, LmIdentity, LmRequest, LmResponse, Sampling, ScriptedLm, Usage};
-pub use module::{ChainOfThought, Module, Overlay, Predict, PredictorOverlay, RunCx, RunError, RunTotals, TraceEntry};
+pub use module::{
+    BestOfN, ChainOfThought, Module, MultiChainComparison, Overlay, Parallel, Predict, PredictorOverlay, Refine, RunCx,
+    RunError, RunTotals, TraceEntry,
+};
 pub use program::{ModuleKind, Program, ProgramError, ProgramSpec, StepSpec};
 pub use prompt::{Message, Prompt, ResponseFormat, Role};
 pub use signature::{Field, FieldRole, FieldType, LiteralValue, Signature, SignatureError};

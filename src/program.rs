@@ -21,6 +21,59 @@
 //! Program inputs are the fields no step produces; a step reads program inputs and the
 //! outputs of earlier steps by name. An optional top-level `inputs = [...]` declares the
 //! program inputs explicitly, and loading then checks every step against it.
+//!
+//! # Sampling wrappers: `best_of_n` and `refine`
+//!
+//! A step may carry one `[step.best_of_n]` or `[step.refine]` table: the step then runs up
+//! to `n` times on distinct rollouts and keeps the attempt with the best reward
+//! ([`BestOfN`](crate::module::BestOfN)); `refine` also asks an LM for advice after each
+//! attempt that falls short and shows it to the next one as a `hint_` input
+//! ([`Refine`](crate::module::Refine); `predict` and `chain_of_thought` steps only). The
+//! step's module and predictor name stay as written, so compiled artifacts and optimizers
+//! see the same predictor (plus `<step>.advice` for `refine`). Every attempt's calls count in
+//! the cost: n attempts cost n times one.
+//!
+//! ```toml
+//! [[step]]
+//! name = "solve"
+//! module = "chain_of_thought"
+//! signature = "question -> answer: float"
+//! [step.best_of_n]                   # or [step.refine]
+//! n = 3                              # attempts, 1..=20
+//! threshold = 1.0                    # stop at the first attempt that scores this (default 1.0)
+//! reward = { name = "regex", field = "answer", pattern = '^-?\d+(\.\d+)?$' }
+//! ```
+//!
+//! The reward runs while the program runs, when there is no gold answer, so it must be a
+//! metric that needs none: `regex` (with `pattern`), `json_valid` or `schema_valid` (with
+//! `schema`); `field` defaults to the step's last output. Label-based metrics (`exact_match`,
+//! `numeric`, `f1`, `contains`, `judge`) are refused with an error saying why. From Rust, any
+//! closure over the inputs and the prediction can be a reward ([`crate::module::reward_fn`]).
+//!
+//! # Agents: `react`
+//!
+//! A `react` step is DSPy's [`ReAct`]: the predictor `<step>.react` picks a tool and its
+//! arguments until it calls `finish` (or `max_iters`, default 20, runs out), then the chain
+//! of thought `<step>.extract` produces the signature's outputs from the trajectory. Its
+//! tools are built-in ones, one `[[step.tool]]` table each, with their settings (paths are
+//! relative to the program file; see [`ToolSpec`] for every setting):
+//!
+//! ```toml
+//! [[step]]
+//! name = "agent"
+//! module = "react"
+//! signature = "question -> answer"
+//! max_iters = 8
+//! [[step.tool]]
+//! name = "sql"                       # also adds `sql_schema`
+//! database = "../datasets/shop/shop.db"
+//! [[step.tool]]
+//! name = "calculator"
+//! [[step.tool]]
+//! name = "retrieve"
+//! corpus = "../datasets/docs.jsonl"  # or a folder of .txt files
+//! k = 3
+//! ```
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -32,8 +85,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapter::AdapterKind;
 use crate::data::{Example, Fields, Prediction};
-use crate::module::{ChainOfThought, Module, Predict, RunCx, RunError};
+use crate::module::{wrap_step, ChainOfThought, Module, Predict, RunCx, RunError, WrapperSpec};
 use crate::signature::{Signature, SignatureError};
+use crate::module::tools::{builtin_tools, ToolSpec};
+use crate::module::ReAct;
 
 /// The module kinds a program step can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -44,6 +99,8 @@ pub enum ModuleKind {
     /// [`ChainOfThought`] (also spelled `cot`).
     #[serde(alias = "cot")]
     ChainOfThought,
+    /// [`ReAct`]: a tool-using agent.
+    React,
 }
 
 impl ModuleKind {
@@ -52,6 +109,7 @@ impl ModuleKind {
         match self {
             ModuleKind::Predict => "predict",
             ModuleKind::ChainOfThought => "chain_of_thought",
+            ModuleKind::React => "react",
         }
     }
 
@@ -59,7 +117,7 @@ impl ModuleKind {
     /// of thought.
     pub fn predictor_signature(self, written: Signature) -> Result<Signature, SignatureError> {
         match self {
-            ModuleKind::Predict => Ok(written),
+            ModuleKind::Predict | ModuleKind::React => Ok(written),
             ModuleKind::ChainOfThought => written.with_reasoning(),
         }
     }
@@ -75,6 +133,12 @@ impl ModuleKind {
         Ok(match self {
             ModuleKind::Predict => Box::new(Predict::new(name, signature).with_adapter(adapter)),
             ModuleKind::ChainOfThought => Box::new(ChainOfThought::new(name, signature)?.with_adapter(adapter)),
+            // Without tools: a program file's tools come from its `[[step.tool]]` tables.
+            ModuleKind::React => Box::new(
+                ReAct::new(name, signature, Vec::new())
+                    .map_err(|e| SignatureError::invalid(e.to_string()))?
+                    .with_adapter(adapter),
+            ),
         })
     }
 }
@@ -92,7 +156,8 @@ impl FromStr for ModuleKind {
         match s {
             "predict" => Ok(ModuleKind::Predict),
             "chain_of_thought" | "cot" => Ok(ModuleKind::ChainOfThought),
-            other => Err(format!("unknown module `{other}`; expected `predict` or `chain_of_thought` (`cot`)")),
+            "react" => Ok(ModuleKind::React),
+            other => Err(format!("unknown module `{other}`; expected `predict`, `chain_of_thought` (`cot`) or `react`")),
         }
     }
 }
@@ -123,7 +188,7 @@ pub struct ProgramSpec {
 pub struct StepSpec {
     /// The step's name: also the name of its predictor.
     pub name: String,
-    /// `predict` or `chain_of_thought`.
+    /// `predict`, `chain_of_thought` or `react`.
     pub module: String,
     /// A DSPy string signature.
     pub signature: String,
@@ -139,6 +204,18 @@ pub struct StepSpec {
     /// This step's own LM (`provider/model`), overriding the run's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lm: Option<String>,
+    /// `[[step.tool]]`: a `react` step's built-in tools and their settings.
+    #[serde(rename = "tool", default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<ToolSpec>,
+    /// A `react` step's bound on tool calls (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iters: Option<usize>,
+    /// `[step.best_of_n]`: run the step up to n times and keep the best by a reward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_of_n: Option<WrapperSpec>,
+    /// `[step.refine]`: like `best_of_n`, with advice between attempts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refine: Option<WrapperSpec>,
 }
 
 /// A program file that cannot be loaded, with the place that needs fixing.
@@ -270,19 +347,32 @@ impl Program {
         let path = path.as_ref();
         let text = std::fs::read_to_string(path)
             .map_err(|e| ProgramError::new(None, None, format!("cannot read the program file: {e}")).in_file(path))?;
-        Self::from_toml_str(&text).map_err(|e| e.in_file(path))
+        Self::from_toml_str_in(&text, path.parent()).map_err(|e| e.in_file(path))
     }
 
-    /// Parses and validates a program from TOML text.
+    /// Parses and validates a program from TOML text (tool paths relative to the working
+    /// directory).
     pub fn from_toml_str(text: &str) -> Result<Self, ProgramError> {
+        Self::from_toml_str_in(text, None)
+    }
+
+    /// Parses and validates a program from TOML text, with relative paths in tool settings
+    /// resolved against `base` (the program file's folder).
+    pub fn from_toml_str_in(text: &str, base: Option<&Path>) -> Result<Self, ProgramError> {
         let spec: ProgramSpec = toml::from_str(text).map_err(|e| {
             ProgramError::new(None, None, format!("invalid program file: {}", e.to_string().trim_end()))
         })?;
-        Self::from_spec(spec)
+        Self::from_spec_in(spec, base)
     }
 
     /// Builds and validates a program from its spec.
     pub fn from_spec(spec: ProgramSpec) -> Result<Self, ProgramError> {
+        Self::from_spec_in(spec, None)
+    }
+
+    /// Builds and validates a program from its spec, with relative paths in tool settings
+    /// resolved against `base`.
+    pub fn from_spec_in(spec: ProgramSpec, base: Option<&Path>) -> Result<Self, ProgramError> {
         if spec.steps.is_empty() {
             return Err(ProgramError::new(None, None, "the program has no steps; add at least one [[step]]"));
         }
@@ -341,9 +431,21 @@ impl Program {
                     .map_err(|e| ProgramError::new(Some(&s.name), Some(field), e.to_string()))?;
             }
             let adapter = s.adapter.or(spec.adapter).unwrap_or_default();
-            let module = kind
-                .build(&s.name, signature.clone(), adapter)
-                .map_err(|e| ProgramError::new(Some(&s.name), None, e.message().to_string()))?;
+            let module = if kind == ModuleKind::React {
+                build_react(s, signature.clone(), adapter, base)?
+            } else if !s.tools.is_empty() || s.max_iters.is_some() {
+                return Err(ProgramError::new(
+                    Some(&s.name),
+                    None,
+                    "`[[step.tool]]` and `max_iters` apply to `react` steps only",
+                ));
+            } else {
+                kind.build(&s.name, signature.clone(), adapter)
+                    .map_err(|e| ProgramError::new(Some(&s.name), None, e.message().to_string()))?
+            };
+            let module =
+                wrap_step(s.best_of_n.as_ref(), s.refine.as_ref(), kind.as_str(), &s.name, &signature, adapter, module)
+                    .map_err(|e| ProgramError::new(Some(&s.name), e.field.as_deref(), e.message))?;
             steps.push(Step { name: s.name.clone(), kind, lm: s.lm.clone(), signature, module });
         }
 
@@ -467,4 +569,28 @@ impl Module for Program {
     fn predictors_mut(&mut self) -> Vec<&mut Predict> {
         self.steps.iter_mut().flat_map(|s| s.module.predictors_mut()).collect()
     }
+}
+
+/// A `react` step: its built-in tools from the `[[step.tool]]` tables, and its bound.
+fn build_react(
+    s: &StepSpec,
+    signature: Signature,
+    adapter: AdapterKind,
+    base: Option<&Path>,
+) -> Result<Box<dyn Module>, ProgramError> {
+    let mut tools = Vec::new();
+    for spec in &s.tools {
+        let built = builtin_tools(spec, base).map_err(|e| ProgramError::new(Some(&s.name), None, e))?;
+        tools.extend(built);
+    }
+    let mut react = ReAct::new(&s.name, signature, tools)
+        .map_err(|e| ProgramError::new(Some(&s.name), None, e.to_string()))?
+        .with_adapter(adapter);
+    if let Some(max_iters) = s.max_iters {
+        if max_iters == 0 {
+            return Err(ProgramError::new(Some(&s.name), None, "`max_iters` must be at least 1"));
+        }
+        react = react.with_max_iters(max_iters);
+    }
+    Ok(Box::new(react))
 }

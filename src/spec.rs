@@ -1,6 +1,6 @@
-//! Task spec files: `evals/*.toml`, one file that says what to evaluate and compile (and later
-//! gate): the program, the LM, the data splits and their columns, the metric, and the
-//! simulator's `[sim]` settings. Paths are relative to the spec file.
+//! Task spec files: `evals/*.toml`, one file that says what to evaluate, compile and gate: the
+//! program, the LM, the data splits and their columns, the metric, the simulator's `[sim]`
+//! settings and the release gate's `[gate]` thresholds. Paths are relative to the spec file.
 //!
 //! ```toml
 //! program = "../programs/math_qa.toml"
@@ -31,6 +31,13 @@
 //!
 //! [sim]
 //! hints = ["show your arithmetic"]
+//!
+//! [gate]
+//! baseline = "../baselines/math_qa.json"
+//! min_score = 0.6
+//! max_regression = 0.02
+//! confidence = 0.95
+//! min_examples = 100
 //! ```
 
 use std::collections::BTreeMap;
@@ -98,7 +105,8 @@ pub struct SpecEval {
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpecCompile {
-    /// `labeled`, `bootstrap`, `random-search`, `knn` or `mipro` (default `bootstrap`).
+    /// `labeled`, `bootstrap`, `random-search`, `knn`, `mipro`, `gepa`, `simba` or `copro`
+    /// (default `bootstrap`).
     pub optimizer: Option<String>,
     /// The seed (default 0).
     pub seed: Option<u64>,
@@ -133,21 +141,95 @@ pub struct SpecCompile {
     pub embedder: Option<String>,
     /// The teacher's LM (`provider/model`).
     pub teacher_lm: Option<String>,
-    /// MIPROv2's preset: `light`, `medium`, `heavy` or `off`.
+    /// MIPROv2's and GEPA's preset: `light`, `medium`, `heavy` or `off`.
     pub auto: Option<String>,
     /// MIPROv2's trials.
     pub num_trials: Option<usize>,
-    /// MIPROv2's minibatch size.
+    /// MIPROv2's minibatch size; GEPA's reflection minibatch size.
     pub minibatch_size: Option<usize>,
     /// MIPROv2's prompt LM (`provider/model`).
     pub prompt_lm: Option<String>,
+    /// GEPA's reflection LM (`provider/model`).
+    pub reflection_lm: Option<String>,
+    /// GEPA's budget in metric calls (instead of `auto`).
+    pub max_metric_calls: Option<u64>,
+    /// GEPA: merge lineages (default true).
+    pub use_merge: Option<bool>,
+    /// An artifact to start from (its instructions and demos), relative to the spec.
+    pub start_from: Option<std::path::PathBuf>,
+    /// SIMBA's steps.
+    pub max_steps: Option<usize>,
+    /// COPRO's instructions per predictor and round.
+    pub breadth: Option<usize>,
+    /// COPRO's rounds.
+    pub depth: Option<usize>,
+}
+
+/// `[gate]`: what `lmc gate` checks. Every threshold is optional; a gate checks the ones given.
+/// See [`crate::gate`] for what each check means.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecGate {
+    /// The split to gate on (default: the `[eval]` split, else `test`).
+    pub split: Option<String>,
+    /// The blessed baseline file (written by `lmc gate --bless`), relative to the spec file.
+    pub baseline: Option<PathBuf>,
+    /// The lowest acceptable mean score.
+    pub min_score: Option<f64>,
+    /// The largest acceptable drop in mean score from the baseline: fails only when the drop
+    /// exceeds it with `confidence`.
+    pub max_regression: Option<f64>,
+    /// The confidence of the regression check (default 0.95).
+    pub confidence: Option<f64>,
+    /// Fewer scored examples than this cannot be judged (exit 2).
+    pub min_examples: Option<u64>,
+    /// The most the program may cost per example, in dollars (by usage, cached or not).
+    pub max_cost_per_example_usd: Option<f64>,
+    /// The highest acceptable 95th-percentile program latency per example, in milliseconds.
+    pub max_p95_latency_ms: Option<f64>,
+    /// The largest acceptable fraction of runs that failed (parse, LM or metric errors).
+    pub max_error_rate: Option<f64>,
+}
+
+impl SpecGate {
+    /// The regression check's confidence (default 0.95).
+    pub fn confidence(&self) -> f64 {
+        self.confidence.unwrap_or(0.95)
+    }
+
+    /// Checks the values: fractions in [0, 1], confidence in (0.5, 1), amounts not negative.
+    pub fn validate(&self) -> Result<(), String> {
+        let fraction = |key: &str, v: Option<f64>| match v {
+            Some(x) if !(0.0..=1.0).contains(&x) => Err(format!("[gate] {key} = {x}: it must be between 0 and 1")),
+            _ => Ok(()),
+        };
+        let amount = |key: &str, v: Option<f64>| match v {
+            Some(x) if !(x.is_finite() && x >= 0.0) => Err(format!("[gate] {key} = {x}: it must be 0 or more")),
+            _ => Ok(()),
+        };
+        fraction("min_score", self.min_score)?;
+        fraction("max_regression", self.max_regression)?;
+        fraction("max_error_rate", self.max_error_rate)?;
+        amount("max_cost_per_example_usd", self.max_cost_per_example_usd)?;
+        amount("max_p95_latency_ms", self.max_p95_latency_ms)?;
+        if let Some(c) = self.confidence {
+            if !(c > 0.5 && c < 1.0) {
+                return Err(format!("[gate] confidence = {c}: it must be above 0.5 and below 1 (e.g. 0.95)"));
+            }
+        }
+        if self.max_regression.is_some() && self.baseline.is_none() {
+            return Err("[gate] max_regression needs a `baseline` file to compare with (e.g. baseline = \"../baselines/task.json\")".into());
+        }
+        Ok(())
+    }
 }
 
 /// A task spec file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskSpec {
-    /// The program file.
+    /// The program file, or `rust:NAME`: a Rust program registered by name in the binary
+    /// (`lmc_cli::main_with`), kept as written.
     pub program: PathBuf,
     /// The compiled artifact (written by compile, read by eval and gate).
     #[serde(default)]
@@ -168,9 +250,9 @@ pub struct TaskSpec {
     /// Compile settings.
     #[serde(default)]
     pub compile: SpecCompile,
-    /// Gate settings (read by `lmc gate`; kept as written here).
+    /// Release-gate settings (read by `lmc gate`).
     #[serde(default)]
-    pub gate: Option<toml::Value>,
+    pub gate: Option<SpecGate>,
     /// The file this spec was loaded from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -203,10 +285,17 @@ impl TaskSpec {
             toml::from_str(&text).map_err(|e| err(format!("invalid spec: {}", e.to_string().trim_end())))?;
         let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
         let resolve = |p: &Path| if p.is_absolute() { p.to_path_buf() } else { normalize(&dir.join(p)) };
-        spec.program = resolve(&spec.program);
+        if !spec.program.to_str().is_some_and(|p| p.starts_with("rust:")) {
+            spec.program = resolve(&spec.program);
+        }
         spec.artifact = spec.artifact.as_deref().map(resolve);
+        spec.compile.start_from = spec.compile.start_from.as_deref().map(resolve);
         for split in [&mut spec.data.train, &mut spec.data.dev, &mut spec.data.test].into_iter().flatten() {
             split.path = resolve(&split.path);
+        }
+        if let Some(gate) = &mut spec.gate {
+            gate.validate().map_err(err)?;
+            gate.baseline = gate.baseline.as_deref().map(resolve);
         }
         spec.path = path.to_path_buf();
         Ok(spec)

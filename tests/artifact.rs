@@ -83,6 +83,7 @@ fn provenance() -> ArtifactProvenance {
         stopped: None,
         objective: None,
         picked: None,
+        start_from: None,
     }
 }
 

@@ -121,7 +121,7 @@ fn validation_errors_name_what_to_fix() {
             "name = \"x\"\n[[step]]\nname = \"a\"\nmodule = \"predict\"\nsignature = \"q -> a\"\n[[step]]\nname = \"a\"\nmodule = \"predict\"\nsignature = \"a -> b\"\n",
             "step names must be unique",
         ),
-        ("name = \"x\"\n[[step]]\nname = \"a\"\nmodule = \"react\"\nsignature = \"q -> a\"\n", "unknown module `react`"),
+        ("name = \"x\"\n[[step]]\nname = \"a\"\nmodule = \"agent\"\nsignature = \"q -> a\"\n", "unknown module `agent`"),
         ("name = \"x\"\n[[step]]\nname = \"a\"\nmodule = \"predict\"\nsignature = \"q -> a: strr\"\n", "column 9"),
         (
             "name = \"x\"\n[[step]]\nname = \"a\"\nmodule = \"predict\"\nsignature = \"q -> a\"\n[step.desc]\nanswer = \"typo\"\n",

@@ -13,6 +13,8 @@ mod artifact;
 mod cache;
 /// lmc.toml and configuration precedence.
 mod config;
+/// COPRO: proposals from scored history, breadth and depth, the best instruction, budgets, the simulator.
+mod copro;
 /// Dataset loading: JSONL, CSV, Parquet, column mapping, splits, hashes, errors.
 mod datasets;
 /// DSPy interchange: importing DSPy 3.4.1 save files, exporting artifacts DSPy loads.
@@ -21,6 +23,10 @@ mod dspy;
 mod embed;
 /// Evaluate: outcomes, ordering, limits, repeats, slices, the report.
 mod evaluate;
+/// Release gating: statistics, baselines, paired comparison, checks, JUnit/Markdown/JSON reports.
+mod gate;
+/// GEPA: DSPy's recorded run replayed; Pareto parents, acceptance, round robin, budgets.
+mod gepa;
 /// Metrics: each built-in, closures, the registry, the LLM judge.
 mod metrics;
 /// MIPROv2: proposer, search schedule, zero-shot mode, seeds, budgets.
@@ -41,15 +47,23 @@ mod pricing;
 mod programs;
 /// Provider wire formats (OpenAI, Anthropic), errors, retries, the LM factory.
 mod providers;
+/// ReAct: the agent loop, tool failures as observations, react steps in program files, bootstrapping.
+mod react;
 /// Checkpoints and resuming: kill-and-resume gives the uninterrupted artifact, no request twice.
 mod resume;
+/// Sampling and refinement: BestOfN, Refine, MultiChainComparison, Parallel, majority, wrappers in program files.
+mod sampling;
 /// The string-signature parser: types, errors with columns, a never-panics property.
 mod signature;
 /// The offline simulator's response model.
 mod sim;
 /// The simulator's HTTP server: wire format, faults, stats.
 mod sim_server;
+/// SIMBA: bucket order, demo and rule strategies, budgets, seeds, the simulator.
+mod simba;
 /// Rendered prompts as insta snapshots.
 mod snapshots;
+/// Tools: typed tools, argument checks, timeouts, and the calculator, retrieve and read-only SQL tools.
+mod tools;
 /// `#[derive(Signature)]` and typed predictors: type mapping, prompt equality, round trips.
 mod typed;

@@ -160,6 +160,10 @@ pub struct ArtifactProvenance {
     /// one was picked; `scores.compiled` is then its score.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub picked: Option<PickedCandidate>,
+    /// The artifact the compile started from (its instructions and demos were the program's
+    /// own), with its SHA-256, when it started from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_from: Option<String>,
 }
 
 /// A candidate picked from a compile's Pareto front.

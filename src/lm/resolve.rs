@@ -158,6 +158,11 @@ impl LmFactory {
         Ok(factory)
     }
 
+    /// Whether the cache answers every request and the model is never called.
+    fn replay_only(&self) -> bool {
+        matches!(self.cache, Some((_, CacheMode::ReplayOnly)))
+    }
+
     /// The cache in front of the LMs this factory builds, with its mode.
     pub fn cache(&self) -> Option<(&Arc<LmCache>, CacheMode)> {
         self.cache.as_ref().map(|(c, m)| (c, *m))
@@ -292,7 +297,8 @@ impl LmFactory {
         let key = match &settings.api_key_env {
             Some(var) => match (self.env)(var).filter(|k| !k.trim().is_empty()) {
                 Some(key) => Some(ApiKey::new(key.trim())),
-                None if settings.key_required => {
+                // Replay-only never calls the model, so CI can replay a committed cache with no key.
+                None if settings.key_required && !self.replay_only() => {
                     return Err(LmError::Config(format!(
                         "no API key for {provider}: set {var}, use a local OpenAI-compatible server (ollama/<model>, or --base-url), \
                          or try lmc offline with --lm sim --world DATASET.jsonl"

@@ -81,6 +81,41 @@ pub struct TraceEntry {
     pub rejected_completions: Vec<String>,
 }
 
+impl TraceEntry {
+    /// The entry for `request` about to be sent to `lm` by `predictor`: no reply yet.
+    pub(crate) fn sent(predictor: &str, inputs: Fields, request: LmRequest, lm: LmIdentity) -> Self {
+        TraceEntry {
+            predictor: predictor.to_string(),
+            inputs,
+            outputs: None,
+            request,
+            completions: Vec::new(),
+            lm,
+            served_model: None,
+            usage: Default::default(),
+            latency: Duration::ZERO,
+            cache_hit: false,
+            cost_usd: None,
+            retries: 0,
+            finish_reason: None,
+            error: None,
+            rejected_completions: Vec::new(),
+        }
+    }
+
+    /// Takes the reply's usage, latency, cost and completion texts.
+    pub(crate) fn received(&mut self, response: &crate::lm::LmResponse) {
+        self.usage = response.usage;
+        self.latency = response.latency;
+        self.cache_hit = response.cache_hit;
+        self.served_model = response.served_model.clone();
+        self.cost_usd = response.cost_usd;
+        self.retries = response.retries;
+        self.finish_reason = response.completions.first().and_then(|c| c.finish_reason.clone());
+        self.completions = response.completions.iter().map(|c| c.text.clone()).collect();
+    }
+}
+
 mod millis {
     use std::time::Duration;
 

@@ -214,29 +214,15 @@ impl Predict {
         };
         let started = Instant::now();
         let result = lm.complete(&request).await;
-        let mut entry = TraceEntry {
-            predictor: self.name.clone(),
-            inputs: self
-                .signature
-                .inputs()
-                .iter()
-                .filter_map(|f| inputs.get_key_value(&f.name))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            outputs: None,
-            request,
-            completions: Vec::new(),
-            lm: lm.identity(),
-            served_model: None,
-            usage: Default::default(),
-            latency: started.elapsed(),
-            cache_hit: false,
-            cost_usd: None,
-            retries: 0,
-            finish_reason: None,
-            error: None,
-            rejected_completions: Vec::new(),
-        };
+        let inputs_sent = self
+            .signature
+            .inputs()
+            .iter()
+            .filter_map(|f| inputs.get_key_value(&f.name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut entry = TraceEntry::sent(&self.name, inputs_sent, request, lm.identity());
+        entry.latency = started.elapsed();
         let response = match result {
             Ok(response) => response,
             Err(source) => {
@@ -245,14 +231,7 @@ impl Predict {
                 return Err(RunError::Lm { predictor: self.name.clone(), source });
             }
         };
-        entry.usage = response.usage;
-        entry.latency = response.latency;
-        entry.cache_hit = response.cache_hit;
-        entry.served_model = response.served_model.clone();
-        entry.cost_usd = response.cost_usd;
-        entry.retries = response.retries;
-        entry.finish_reason = response.completions.first().and_then(|c| c.finish_reason.clone());
-        entry.completions = response.completions.iter().map(|c| c.text.clone()).collect();
+        entry.received(&response);
         if response.completions.is_empty() {
             let source = LmError::InvalidResponse {
                 provider: entry.lm.provider.clone(),

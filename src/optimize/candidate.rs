@@ -109,4 +109,22 @@ impl Candidate {
             parts.join(" ")
         }
     }
+
+    /// Demos per predictor of `program` under this candidate, in name order: the overlay's,
+    /// else the predictor's own (a program that starts from an artifact has some); `none`
+    /// when no predictor has any.
+    pub fn demo_summary_in(&self, program: &dyn crate::module::Module) -> String {
+        let mut counts: Vec<(String, usize)> = program
+            .predictors()
+            .iter()
+            .map(|p| (p.name().to_string(), self.demos(p.name()).map_or(p.demos().len(), <[_]>::len)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        counts.sort();
+        if counts.is_empty() {
+            "none".into()
+        } else {
+            counts.iter().map(|(name, n)| format!("{name}={n}")).collect::<Vec<_>>().join(" ")
+        }
+    }
 }

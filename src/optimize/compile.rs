@@ -45,7 +45,12 @@ pub async fn compile(
     name: &str,
     provenance: ArtifactProvenance,
 ) -> Result<CompileOutcome, CompileError> {
-    let found = optimizer.compile(cx).await?;
+    let mut found = optimizer.compile(cx).await?;
+    for entry in &mut found.leaderboard {
+        if let Some(candidate) = &entry.built {
+            entry.demos = candidate.demo_summary_in(cx.program().as_ref());
+        }
+    }
     let mut stopped = found.stopped.clone();
     let val = cx.scoring_set().examples();
     let (baseline, compiled) = if stopped.is_some() {

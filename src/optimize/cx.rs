@@ -15,7 +15,7 @@ use crate::data::dataset::{example_hash, Dataset};
 use crate::data::{Example, Prediction};
 use crate::lm::{Lm, Sampling};
 use crate::metric::Metric;
-use crate::module::{Module, RunCx, RunTotals, TraceEntry};
+use crate::module::{Module, Predict, RunCx, RunError, RunTotals, TraceEntry};
 
 /// Progress of a compile, reported after each program run.
 #[derive(Debug, Clone, PartialEq)]
@@ -436,6 +436,49 @@ impl CompileCx {
         let run = Arc::new(self.run_scored(self.teacher().as_ref(), cx, example, calls).await);
         let mut memo = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(memo.entry(key).or_insert(run).clone())
+    }
+
+    /// Runs the program (never the teacher) under `candidate` on `example` as rollout
+    /// `rollout` at temperature 1.0, after a budget check: one of several distinct
+    /// trajectories of the same example (SIMBA's). The example is dropped from its own demos.
+    /// Cached by (candidate, example, rollout), apart from teacher runs.
+    pub(crate) async fn rollout_run(
+        &self,
+        candidate: &Candidate,
+        example: &Example,
+        rollout: u32,
+    ) -> Result<Arc<ExampleRun>, BudgetExceeded> {
+        let key = (Arc::<str>::from(format!("rollout:{}", candidate.hash())), example_hash(example), rollout);
+        if let Some(run) = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner).get(&key) {
+            return Ok(run.clone());
+        }
+        let calls = calls_per_run(self.program.as_ref());
+        self.meter.reserve(calls)?;
+        let cx = self.run_cx.fork().with_rollout(rollout);
+        let sampling = Sampling { temperature: Some(1.0), ..cx.sampling().clone() };
+        let own = without_example(candidate, example);
+        let cx = cx.with_sampling(sampling).with_overlay(own.overlay().clone());
+        let run = Arc::new(self.run_scored(self.program.as_ref(), cx, example, calls).await);
+        let mut memo = self.teacher_runs.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(memo.entry(key).or_insert(run).clone())
+    }
+
+    /// One budgeted call of an optimizer's own `predict` (an instruction proposer, not the
+    /// program) on `inputs` in a fork of `run`: reserved on the meter, added to it, and
+    /// recorded as the proposer's ([`record_proposer`](Self::record_proposer)).
+    pub(crate) async fn proposer_call(
+        &self,
+        run: &RunCx,
+        predict: &Predict,
+        inputs: &Example,
+    ) -> Result<Result<Prediction, RunError>, BudgetExceeded> {
+        self.meter.reserve(1)?;
+        let cx = run.fork();
+        let result = predict.forward(&cx, inputs).await;
+        let totals = cx.totals();
+        self.meter.add(&totals, 0.0, 1);
+        self.record_proposer(&totals);
+        Ok(result)
     }
 }
 

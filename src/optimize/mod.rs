@@ -21,6 +21,9 @@
 //! | [`RandomSearch`] | zero-shot, labeled and several bootstraps, each scored on the valset; the best wins |
 //! | [`KnnFewShot`] | the k training examples nearest each input, chosen at inference time |
 //! | [`MiproV2`] | proposed instructions and bootstrapped demo sets, searched with a TPE on minibatches |
+//! | [`Gepa`] | instructions evolved by reflecting on traces and metric feedback, over a Pareto pool |
+//! | [`Simba`] | demos and LM-written rules from contrasting rollouts on mini-batches (stochastic ascent) |
+//! | [`Copro`] | instructions proposed by the LM, refined from their scored history, by coordinate ascent |
 //!
 //! ```
 //! use std::sync::Arc;
@@ -50,7 +53,9 @@ mod bootstrap;
 mod budget;
 mod candidate;
 mod compile;
+pub mod copro;
 mod cx;
+pub mod gepa;
 mod knn;
 mod labeled;
 pub mod mipro;
@@ -59,6 +64,7 @@ mod pareto;
 mod random_search;
 mod resume;
 mod seed;
+pub mod simba;
 
 use std::sync::Arc;
 
@@ -69,7 +75,9 @@ pub use bootstrap::BootstrapFewShot;
 pub use budget::{Budget, BudgetExceeded, Meter};
 pub use candidate::Candidate;
 pub use compile::{compile, CompileOutcome};
+pub use copro::{Copro, CoproOutcome, CoproStats, DepthStats};
 pub use cx::{CandidateScore, CompileCx, CompileProgress, ExampleRun};
+pub use gepa::Gepa;
 pub use knn::{KnnFewShot, KnnMethod, KnnProgram};
 pub use labeled::LabeledFewShot;
 pub use mipro::{Auto, MiproV2};
@@ -80,6 +88,7 @@ pub use resume::{
     CompileIdentity, RequestCounts, Resume, ResumeError, RunDir, RunState, TrialEvent, TrialRecord, REQUESTS_FILE,
     STATE_FILE, STATE_VERSION,
 };
+pub use simba::Simba;
 
 use crate::artifact::KnnArtifact;
 use crate::module::Module;

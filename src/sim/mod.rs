@@ -36,7 +36,10 @@
 //! 5. **Other fields** get short deterministic filler of their type; `reasoning` names the topic
 //!    and the answer given. A field whose name contains `instruction` (an optimizer's
 //!    instruction proposal) gets the current instruction plus a seeded random subset of the
-//!    hints and one filler phrase, so some proposals are better than others.
+//!    hints it lacks and one filler phrase, so some proposals are better than others. A GEPA
+//!    reflection prompt (DSPy's wording: the current instruction in triple backticks, then
+//!    examples with feedback) gets such a proposal built on the instruction it shows, in
+//!    triple backticks; the sim does not read the feedback.
 //! 6. **n > 1** choices are distinct rollouts (`rollout · 1,000,003 + i`).
 //! 7. **Usage** is counted from the text: four characters per token, plus four tokens per
 //!    message. The sim's price is $0.

@@ -31,6 +31,9 @@ pub(crate) struct ReadRequest {
     pub(crate) outputs: Vec<ListedField>,
     pub(crate) inputs: Vec<(String, String)>,
     pub(crate) demos: Vec<Demo>,
+    /// The current instruction of a GEPA-style reflection prompt (one user message asking
+    /// for a new instruction within triple backticks), when the request is one.
+    pub(crate) reflection: Option<String>,
 }
 
 pub(crate) fn read(request: &LmRequest) -> ReadRequest {
@@ -56,7 +59,21 @@ pub(crate) fn read(request: &LmRequest) -> ReadRequest {
             }
         }
     }
-    ReadRequest { json, instructions, outputs, inputs, demos }
+    let reflection = last.and_then(|m| reflection_instruction(&m.content));
+    ReadRequest { json, instructions, outputs, inputs, demos, reflection }
+}
+
+/// The instruction between the first pair of triple backticks of a reflection prompt: a
+/// prompt that starts with DSPy GEPA's opening and asks for the answer in backticks.
+fn reflection_instruction(prompt: &str) -> Option<String> {
+    if !prompt.starts_with("I provided an assistant with the following instructions")
+        || !prompt.contains("Provide the new instructions within ``` blocks")
+    {
+        return None;
+    }
+    let (_, rest) = prompt.split_once("```\n")?;
+    let (instruction, _) = rest.split_once("\n```")?;
+    Some(instruction.to_string())
 }
 
 /// The `1. \`name\` (type): ...` lines after `header`.

@@ -115,13 +115,17 @@ fn filler(field: &ListedField, topic: &str) -> Value {
 /// one filler phrase, so that some proposals help more than others.
 fn proposal(world: &SimWorld, read: &ReadRequest, draw_key: &[u8]) -> String {
     let base = read
-        .inputs
-        .iter()
-        .find(|(k, _)| k.contains("instruction"))
-        .map(|(_, v)| v.clone())
+        .reflection
+        .clone()
+        .or_else(|| read.inputs.iter().find(|(k, _)| k.contains("instruction")).map(|(_, v)| v.clone()))
         .unwrap_or_else(|| read.instructions.clone());
     let mut parts = vec![base.trim().to_string()];
+    let present = base.to_lowercase();
     for (i, hint) in world.settings().hints.iter().enumerate() {
+        // A hint already in the instruction is kept, not repeated.
+        if present.contains(&hint.to_lowercase()) {
+            continue;
+        }
         if rng::uniform(&[draw_key, b"hint", &(i as u64).to_le_bytes()]) < 0.5 {
             parts.push(hint.clone());
         }
@@ -147,8 +151,12 @@ pub(crate) fn reply(world: &SimWorld, read: &ReadRequest, rollout: u64, request_
             wrong_answer(world, item, rng::hash(&[b"wrong", &seed, &item.id.to_le_bytes(), &rollout.to_le_bytes()]))
         }
     });
-    let topic = topic(read);
     let draw_key = [request_key.to_le_bytes(), rollout.to_le_bytes(), s.seed.to_le_bytes()].concat();
+    if read.reflection.is_some() {
+        // A reflection asks for the new instruction within triple backticks.
+        return format!("```\n{}\n```", proposal(world, read, &draw_key));
+    }
+    let topic = topic(read);
     let mut values: Vec<(String, Value)> = Vec::new();
     for field in &read.outputs {
         let value = if field.name == s.answer_field {

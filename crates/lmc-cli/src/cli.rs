@@ -9,8 +9,8 @@ use crate::lm_args::LmArgs;
 /// lmc: a declarative compiler and optimizer for language-model programs (DSPy-style).
 ///
 /// Declare typed signatures, compose them into programs, and let lmc render DSPy-compatible
-/// prompts, run and evaluate them, and compile them against labeled data (release gates come
-/// in a later release).
+/// prompts, run and evaluate them, compile them against labeled data, and gate releases on
+/// their scores.
 #[derive(Debug, Parser)]
 #[command(name = "lmc", version, propagate_version = true, max_term_width = 100)]
 #[command(after_help = "Exit codes: 0 success; 1 a gate check failed; 2 usage, configuration, data or provider error.")]
@@ -49,6 +49,25 @@ pub(crate) enum Command {
         Exit codes: 0 compiled (also when a budget stopped it early: the artifact says so); 2 a usage, data or provider error; \
         130 interrupted (Ctrl-C): resume with --resume DIR.")]
     Compile(Box<CompileArgs>),
+    /// Gate a release: evaluate each task, compare with its blessed baseline, check its `[gate]`.
+    #[command(after_help = "Examples:\n  \
+        lmc gate evals/gsm8k.toml --lm sim --bless\n  \
+        lmc gate evals/gsm8k.toml --lm sim\n  \
+        lmc gate evals/*.toml --junit gate.xml --markdown gate.md --cache-mode replay-only\n\n\
+        Prints one verdict line per check. --bless writes the spec's `baseline` file (commit it) instead of checking. \
+        --markdown also appends to $GITHUB_STEP_SUMMARY when it is set.\n\n\
+        Exit codes: 0 every check passed; 1 a check failed (score, regression, cost, latency, error rate); \
+        2 cannot judge: a usage, spec, data or provider error, a run that stopped early, a replay-only cache miss, \
+        fewer scored examples than min_examples, or a missing or incomparable baseline.")]
+    Gate(Box<GateArgs>),
+    /// Compare two runs example by example: run directories (lmc eval --out) or baseline files.
+    #[command(after_help = "Examples:\n  \
+        lmc compare baselines/gsm8k.json runs/gsm8k-new\n  \
+        lmc compare runs/before runs/after --confidence 0.99 --json\n\n\
+        The score difference has a paired-bootstrap confidence interval (seeded), McNemar's exact test when \
+        the metric is pass/fail, and the smallest drop the number of examples can detect (one-sided, power 0.8). \
+        Runs of different datasets, metrics or splits are reported as not comparable.")]
+    Compare(CompareArgs),
     /// Import a DSPy `program.save("x.json")` file as an lmc artifact for a program.
     ImportDspy(crate::dspy_cmd::ImportDspyArgs),
     /// Export an lmc artifact in DSPy's save layout, for a DSPy program's `load()`.
@@ -451,6 +470,75 @@ pub(crate) struct EvalArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct GateArgs {
+    /// Task specs (evals/*.toml) with a `[gate]` table.
+    #[arg(value_name = "SPEC", required = true)]
+    pub(crate) specs: Vec<PathBuf>,
+
+    /// Run the evaluation and write it as the spec's `baseline` file, instead of checking.
+    #[arg(long)]
+    pub(crate) bless: bool,
+
+    /// The split to gate on (default: the spec's `[gate]` split, else its `[eval]` split, else test).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) split: Option<String>,
+
+    /// Write a JUnit XML report here: one test case per check, failing examples listed.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) junit: Option<PathBuf>,
+
+    /// Write a Markdown summary here (also appended to $GITHUB_STEP_SUMMARY when set).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) markdown: Option<PathBuf>,
+
+    /// Print the verdicts as JSON instead of lines.
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Keep each evaluation's run directory here (DIR/SPEC-NAME with several specs), for `lmc compare`.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// A compiled artifact to install instead of the spec's `artifact`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) artifact: Option<PathBuf>,
+
+    /// Gate the program as written, ignoring the spec's artifact.
+    #[arg(long, conflicts_with = "artifact")]
+    pub(crate) no_artifact: bool,
+
+    /// Examples in flight at once (default: the spec's, else 8).
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<usize>,
+
+    #[command(flatten)]
+    pub(crate) lm: LmArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompareArgs {
+    /// The baseline: a run directory (lmc eval --out DIR) or a baseline file (lmc gate --bless).
+    #[arg(value_name = "A")]
+    pub(crate) baseline: PathBuf,
+
+    /// The run to compare with it: a run directory or a baseline file.
+    #[arg(value_name = "B")]
+    pub(crate) current: PathBuf,
+
+    /// The confidence of the interval and the detectable drop.
+    #[arg(long, value_name = "C", default_value_t = 0.95)]
+    pub(crate) confidence: f64,
+
+    /// The paired bootstrap's seed.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub(crate) seed: u64,
+
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct InspectRunArgs {
     /// The run directory (lmc eval --out DIR).
     #[arg(value_name = "DIR")]
@@ -493,9 +581,15 @@ pub(crate) enum OptimizerArg {
     Knn,
     /// MIPROv2: proposed instructions and demo sets searched together (TPE on minibatches).
     Mipro,
+    /// GEPA: instructions evolved by reflecting on traces and metric feedback (a Pareto pool).
+    Gepa,
+    /// SIMBA: mini-batch ascent appending demos from good trajectories or LM-written rules.
+    Simba,
+    /// COPRO: coordinate ascent over each predictor's instruction, proposing from the scored history.
+    Copro,
 }
 
-/// MIPROv2's presets.
+/// MIPROv2's and GEPA's presets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum AutoArg {
     /// 6 candidates, valset ≤ 100.
@@ -598,11 +692,11 @@ pub(crate) struct CompileArgs {
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<usize>,
 
-    /// RandomSearch: shuffled bootstraps beyond zero-shot, labeled and bootstrap (default 16).
+    /// random-search: shuffled bootstraps beyond zero-shot, labeled and bootstrap (default 16); mipro: instruction candidates; simba: rollouts per example (default 6).
     #[arg(long, value_name = "N")]
     pub(crate) num_candidates: Option<usize>,
 
-    /// Bootstrapped demos per predictor (default 4).
+    /// Bootstrapped demos per predictor (default 4); simba: demos per predictor at most (default 4).
     #[arg(long, value_name = "N")]
     pub(crate) max_bootstrapped_demos: Option<usize>,
 
@@ -626,7 +720,7 @@ pub(crate) struct CompileArgs {
     #[arg(long, value_name = "PROVIDER/MODEL")]
     pub(crate) embedder: Option<String>,
 
-    /// mipro: a preset for candidates, trials and valset size (default light).
+    /// mipro: a preset for candidates, trials and valset size; gepa: for the metric-call budget (default light).
     #[arg(long, value_enum)]
     pub(crate) auto: Option<AutoArg>,
 
@@ -634,13 +728,41 @@ pub(crate) struct CompileArgs {
     #[arg(long, value_name = "N")]
     pub(crate) num_trials: Option<usize>,
 
-    /// mipro: validation examples per trial (default 35); full evaluations every 5 trials.
+    /// mipro: validation examples per trial (default 35); gepa: training examples per reflection (default 3); simba: examples per mini-batch (default 32).
     #[arg(long, value_name = "N")]
     pub(crate) minibatch_size: Option<usize>,
 
-    /// mipro: the LM that proposes instructions (default: the program's); its cost is reported apart.
+    /// mipro, copro, simba: the LM that proposes instructions or rules (default: the program's); its cost is reported apart.
     #[arg(long, value_name = "PROVIDER/MODEL")]
     pub(crate) prompt_lm: Option<String>,
+
+    /// gepa: the LM that reflects and writes instructions (default: the program's); its cost is reported apart.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub(crate) reflection_lm: Option<String>,
+
+    /// gepa: the budget in metric calls (instead of --auto).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_metric_calls: Option<u64>,
+
+    /// gepa: never merge lineages.
+    #[arg(long)]
+    pub(crate) no_merge: bool,
+
+    /// simba: steps (default 8).
+    #[arg(long, value_name = "N")]
+    pub(crate) max_steps: Option<usize>,
+
+    /// copro: instructions per predictor and round (default 10).
+    #[arg(long, value_name = "N")]
+    pub(crate) breadth: Option<usize>,
+
+    /// copro: rounds (default 3).
+    #[arg(long, value_name = "N")]
+    pub(crate) depth: Option<usize>,
+
+    /// Start from this compiled artifact's instructions and demos (e.g. gepa after bootstrap).
+    #[arg(long, value_name = "ARTIFACT")]
+    pub(crate) start_from: Option<PathBuf>,
 
     /// Use only the first N training examples.
     #[arg(long, value_name = "N")]

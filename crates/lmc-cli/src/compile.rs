@@ -12,17 +12,18 @@ use lmc::lm::pricing::PriceTable;
 use lmc::lm::{LmFactory, Usage};
 use lmc::metric::{self, MetricSpec};
 use lmc::optimize::{
-    self, Auto, BootstrapFewShot, Budget, CompileCx, CompileOutcome, KnnFewShot, KnnMethod, LabeledFewShot, MiproV2,
-    Optimizer, RandomSearch,
+    self, Auto, BootstrapFewShot, Budget, CompileCx, CompileOutcome, Copro, Gepa, KnnFewShot, KnnMethod,
+    LabeledFewShot, MiproV2, Optimizer, RandomSearch, Simba,
 };
 use lmc::sim::SimSettings;
 use lmc::spec::{SpecCompile, TaskSpec};
-use lmc::{Module, Overlay, PredictorOverlay, Program, RunCx};
+use lmc::{Module, Overlay, PredictorOverlay, RunCx};
 use serde_json::json;
 
 use crate::cli::{AutoArg, CompileArgs, OptimizerArg};
+use crate::loaded::LoadedProgram;
 use crate::output::{print_json, print_line};
-use crate::task::{flag_metric, install_step_lms, is_sim, parse_labels, task_lm, SpecTask, TaskWorld};
+use crate::task::{flag_metric, is_sim, parse_labels, task_lm, SpecTask, TaskWorld};
 
 /// Output tokens assumed per LM call in a dry run's cost estimate.
 const ESTIMATED_OUTPUT_TOKENS: u64 = 200;
@@ -101,10 +102,13 @@ fn optimizer_kind(args: &CompileArgs, settings: &SpecCompile, spec: Option<&Task
         (None, Some("random-search")) => OptimizerArg::RandomSearch,
         (None, Some("knn")) => OptimizerArg::Knn,
         (None, Some("mipro")) => OptimizerArg::Mipro,
+        (None, Some("gepa")) => OptimizerArg::Gepa,
+        (None, Some("simba")) => OptimizerArg::Simba,
+        (None, Some("copro")) => OptimizerArg::Copro,
         (None, Some(other)) => {
             let file = spec.map(|s| format!("{}: ", s.path.display())).unwrap_or_default();
             bail!(
-                "{file}[compile] optimizer = \"{other}\" is not known; use labeled, bootstrap, random-search, knn or mipro"
+                "{file}[compile] optimizer = \"{other}\" is not known; use labeled, bootstrap, random-search, knn, mipro, gepa, simba or copro"
             )
         }
     })
@@ -148,6 +152,88 @@ fn optimizer(
             Box::new(KnnFewShot { k: k.unwrap_or(3), method })
         }
         OptimizerArg::Mipro => Box::new(mipro(args, settings, factory, description)?),
+        OptimizerArg::Gepa => Box::new(gepa(args, settings, factory)?),
+        OptimizerArg::Simba => {
+            let defaults = Simba::default();
+            Box::new(Simba {
+                bsize: args.minibatch_size.or(settings.minibatch_size).unwrap_or(defaults.bsize),
+                num_candidates: args.num_candidates.or(settings.num_candidates).unwrap_or(defaults.num_candidates),
+                max_steps: args.max_steps.or(settings.max_steps).unwrap_or(defaults.max_steps),
+                max_demos: args
+                    .max_bootstrapped_demos
+                    .or(settings.max_bootstrapped_demos)
+                    .unwrap_or(defaults.max_demos),
+                prompt_lm: prompt_lm(args, settings, factory)?,
+                ..defaults
+            })
+        }
+        OptimizerArg::Copro => {
+            let defaults = Copro::default();
+            Box::new(Copro {
+                breadth: args.breadth.or(settings.breadth).unwrap_or(defaults.breadth),
+                depth: args.depth.or(settings.depth).unwrap_or(defaults.depth),
+                prompt_lm: prompt_lm(args, settings, factory)?,
+                ..defaults
+            })
+        }
+    })
+}
+
+/// `--prompt-lm` over the spec's `prompt_lm`.
+fn prompt_lm(
+    args: &CompileArgs,
+    settings: &SpecCompile,
+    factory: Option<&LmFactory>,
+) -> anyhow::Result<Option<Arc<dyn lmc::Lm>>> {
+    named_lm("--prompt-lm", args.prompt_lm.as_ref().or(settings.prompt_lm.as_ref()), factory)
+}
+
+/// `--auto` over the spec's `auto` over light; `off` is `None`.
+fn auto(args: &CompileArgs, settings: &SpecCompile) -> anyhow::Result<Option<Auto>> {
+    Ok(match (args.auto, settings.auto.as_deref()) {
+        (Some(AutoArg::Off), _) | (None, Some("off")) => None,
+        (Some(AutoArg::Light), _) => Some(Auto::Light),
+        (Some(AutoArg::Medium), _) => Some(Auto::Medium),
+        (Some(AutoArg::Heavy), _) => Some(Auto::Heavy),
+        (None, None) => Some(Auto::Light),
+        (None, Some(name)) => Some(name.parse::<Auto>().map_err(|e| anyhow::anyhow!("[compile] auto: {e} or off"))?),
+    })
+}
+
+/// An LM named by a flag or spec key, built by the factory (none in a dry run).
+fn named_lm(
+    flag: &str,
+    model: Option<&String>,
+    factory: Option<&LmFactory>,
+) -> anyhow::Result<Option<Arc<dyn lmc::Lm>>> {
+    match (model, factory) {
+        (Some(model), Some(factory)) => Ok(Some(factory.build(model).with_context(|| format!("{flag} {model}"))?)),
+        _ => Ok(None),
+    }
+}
+
+/// GEPA with flags over the spec's `[compile]` over DSPy's defaults.
+fn gepa(args: &CompileArgs, settings: &SpecCompile, factory: Option<&LmFactory>) -> anyhow::Result<Gepa> {
+    let defaults = Gepa::default();
+    let max_metric_calls = args.max_metric_calls.or(settings.max_metric_calls);
+    let auto = auto(args, settings)?;
+    if max_metric_calls.is_none() && auto.is_none() {
+        bail!("gepa needs a budget: --auto light|medium|heavy or --max-metric-calls N");
+    }
+    Ok(Gepa {
+        auto,
+        max_metric_calls,
+        reflection_minibatch_size: args
+            .minibatch_size
+            .or(settings.minibatch_size)
+            .unwrap_or(defaults.reflection_minibatch_size),
+        use_merge: !args.no_merge && settings.use_merge.unwrap_or(defaults.use_merge),
+        reflection_lm: named_lm(
+            "--reflection-lm",
+            args.reflection_lm.as_ref().or(settings.reflection_lm.as_ref()),
+            factory,
+        )?,
+        ..defaults
     })
 }
 
@@ -158,19 +244,9 @@ fn mipro(
     factory: Option<&LmFactory>,
     description: &str,
 ) -> anyhow::Result<MiproV2> {
-    let auto = match (args.auto, settings.auto.as_deref()) {
-        (Some(AutoArg::Off), _) | (None, Some("off")) => None,
-        (Some(AutoArg::Light), _) => Some(Auto::Light),
-        (Some(AutoArg::Medium), _) => Some(Auto::Medium),
-        (Some(AutoArg::Heavy), _) => Some(Auto::Heavy),
-        (None, None) => Some(Auto::Light),
-        (None, Some(name)) => Some(name.parse::<Auto>().map_err(|e| anyhow::anyhow!("[compile] auto: {e} or off"))?),
-    };
+    let auto = auto(args, settings)?;
     let defaults = MiproV2::default();
-    let prompt_lm = match (args.prompt_lm.as_ref().or(settings.prompt_lm.as_ref()), factory) {
-        (Some(model), Some(factory)) => Some(factory.build(model).with_context(|| format!("--prompt-lm {model}"))?),
-        _ => None,
-    };
+    let prompt_lm = prompt_lm(args, settings, factory)?;
     Ok(MiproV2 {
         auto,
         num_candidates: args.num_candidates.or(settings.num_candidates).unwrap_or(defaults.num_candidates),
@@ -205,7 +281,16 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     if plan.out.is_none() && !args.dry_run {
         bail!(NO_OUT);
     }
-    let mut program = Program::load(&plan.program_path)?;
+    let mut program = LoadedProgram::load(&plan.program_path)?;
+    // Before an artifact is installed: the program as written.
+    let program_hash = program.hash();
+    // Starting from an artifact: its instructions and demos become the program's own.
+    let start_from = args.start_from.clone().or_else(|| plan.settings.start_from.clone());
+    if let Some(path) = &start_from {
+        if crate::task::install_artifact(&mut program, path)?.is_some() {
+            bail!("{}: a knn artifact picks demos per input; start from a fixed-demo artifact instead", path.display());
+        }
+    }
     let mut columns = plan.columns.clone();
     if columns.inputs.is_empty() {
         columns.inputs = program.inputs().to_vec();
@@ -250,7 +335,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     let run_dir = crate::resume::open(
         args,
         &crate::resume::Inputs {
-            program_file: &plan.program_path,
+            program_hash,
             program_name: program.name(),
             train: &train,
             val: val.as_ref(),
@@ -268,7 +353,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     )?;
     task.factory = task.factory.clone().with_run_cache(run_dir.cache().clone());
     let lm = task.factory.build(&task.model)?;
-    install_step_lms(&mut program, &task.factory)?;
+    program.install_step_lms(&task.factory)?;
     let teacher_model = args.teacher_lm.clone().or_else(|| settings.teacher_lm.clone());
     let judge_lm = match &args.judge_lm {
         Some(m) => Some(task.factory.build(m).with_context(|| format!("--judge-lm {m}"))?),
@@ -311,6 +396,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         metric: format!("{} on `{}`", plan.metric.name, plan.metric.field),
         lm: task.model.clone(),
         teacher_lm: teacher_model,
+        start_from: start_from.as_ref().map(|p| format!("{} (sha256 {})", p.display(), crate::task::file_hash(p))),
         ..ArtifactProvenance::default()
     };
     let runtime =
@@ -379,6 +465,9 @@ fn render(outcome: &CompileOutcome, out: &std::path::Path, optimizer: &dyn Optim
         cx.scoring_set().len(),
         if cx.valset().is_none() { " (the trainset)" } else { "" }
     )];
+    if let Some(start) = &p.start_from {
+        lines.push(format!("  started from {start}: the program as written has its instructions and demos"));
+    }
     if p.simulated {
         lines.push("  (the offline simulator answered: scores say nothing about a real model)".into());
     }
@@ -442,7 +531,7 @@ fn render(outcome: &CompileOutcome, out: &std::path::Path, optimizer: &dyn Optim
 /// Prints what a compile would run and roughly cost, spending nothing.
 fn dry_run(
     args: &CompileArgs,
-    program: &Program,
+    program: &LoadedProgram,
     optimizer: &dyn Optimizer,
     train: &Dataset,
     val: Option<&Dataset>,
@@ -526,7 +615,7 @@ fn dry_run(
 
 /// Input tokens of one program run with `demos` training examples as every predictor's demos:
 /// characters/4 of the prompts for the first training example.
-fn estimate_tokens(program: &Program, train: &Dataset, demos: usize) -> u64 {
+fn estimate_tokens(program: &LoadedProgram, train: &Dataset, demos: usize) -> u64 {
     let Some(first) = train.examples().first() else { return 0 };
     let demo_set: Vec<_> = train.examples().iter().take(demos).cloned().collect();
     let overlay = Overlay {

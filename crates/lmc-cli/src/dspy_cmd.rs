@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use anyhow::Context;
 use lmc::artifact::dspy;
 use lmc::artifact::ProgramArtifact;
-use lmc::Program;
 
 use crate::output::{print_json, print_line, warn, write_atomic};
 
@@ -62,7 +61,7 @@ pub(crate) struct ExportDspyArgs {
 
 /// Runs `lmc import-dspy`.
 pub(crate) fn import_dspy(args: &ImportDspyArgs) -> anyhow::Result<ExitCode> {
-    let program = Program::load(&args.program)?;
+    let program = crate::loaded::LoadedProgram::load(&args.program)?;
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("cannot read the DSPy save file {}", args.file.display()))?;
     let (artifact, report) =

@@ -7,17 +7,17 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 use lmc::data::dataset::{ColumnMap, DataSpec, Dataset};
-use lmc::evaluate::{Evaluate, Provenance};
+use lmc::evaluate::{EvalReport, Evaluate, Provenance};
 use lmc::metric::{self, MetricSpec};
 use lmc::sim::SimSettings;
 use lmc::spec::TaskSpec;
-use lmc::{Program, RunCx};
+use lmc::RunCx;
 
 use crate::cli::EvalArgs;
+use crate::loaded::LoadedProgram;
 use crate::output::{print_json, print_line, write_atomic};
 use crate::task::{
-    file_hash, flag_metric, git_commit, install_artifact, install_step_lms, parse_labels, runnable, task_lm, SpecTask,
-    TaskLm, TaskWorld,
+    flag_metric, git_commit, install_artifact, parse_labels, runnable, task_lm, SpecTask, TaskLm, TaskWorld,
 };
 
 /// What to evaluate, from a spec or from flags.
@@ -71,8 +71,25 @@ fn plan(args: &EvalArgs) -> anyhow::Result<Plan> {
 }
 
 pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let report = evaluate(args)?;
+    if args.json {
+        print_json(&report.summary_json())?;
+    } else {
+        print_line(&report.render())?;
+        if let Some(dir) = &args.out {
+            print_line(&format!("\nwrote {}/report.json and examples.jsonl", dir.display()))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the evaluation `args` describe and writes its run directory (`--out`) and export; what
+/// `eval` and `gate` share. A progress bar shows unless `--json`.
+pub(crate) fn evaluate(args: &EvalArgs) -> anyhow::Result<EvalReport> {
     let plan = plan(args)?;
-    let mut program = Program::load(&plan.program_path)?;
+    let mut program = LoadedProgram::load(&plan.program_path)?;
+    // Before an artifact is installed: the program as written.
+    let program_hash = program.hash();
     let mut columns = plan.columns.clone();
     if columns.inputs.is_empty() {
         columns.inputs = program.inputs().to_vec();
@@ -92,7 +109,7 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     )?;
     let TaskLm { factory, model, sampling } = task_lm;
     let lm = factory.build(&model)?;
-    install_step_lms(&mut program, &factory)?;
+    program.install_step_lms(&factory)?;
     let artifact_path = args
         .artifact
         .clone()
@@ -113,9 +130,9 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let repeats = args.repeats.or(spec_eval.repeats).unwrap_or(1);
     let provenance = Provenance {
         program: program.name().to_string(),
-        program_hash: file_hash(&plan.program_path),
+        program_hash,
         artifact: artifact_path.as_ref().map(|p| p.display().to_string()),
-        artifact_hash: artifact_path.as_deref().map(file_hash),
+        artifact_hash: artifact_path.as_deref().map(crate::task::file_hash),
         dataset: format!("{} ({})", plan.data.path.display(), plan.split),
         dataset_hash: dataset.hash().to_string(),
         metric: format!("{} on `{}`", plan.metric.name, plan.metric.field),
@@ -137,13 +154,17 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     if let Some(usd) = args.max_usd.or(spec_eval.max_usd) {
         evaluate = evaluate.with_max_usd(usd);
     }
-    // Results stream to the run directory; an export without one streams to a scratch file.
+    // Results stream to the run directory; an export without one, or a replay-only run (whose
+    // misses are reported by predictor), streams to a scratch file.
+    let replay_only = factory.cache().is_some_and(|(_, mode)| mode == lmc::config::CacheMode::ReplayOnly);
+    let scratch = || Some(std::env::temp_dir().join(format!("lmc-eval-{}.jsonl", std::process::id())));
     let examples_file = match (&args.out, &args.export) {
         (Some(dir), _) => {
             std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
             Some(dir.join("examples.jsonl"))
         }
-        (None, Some(_)) => Some(std::env::temp_dir().join(format!("lmc-eval-{}.jsonl", std::process::id()))),
+        (None, Some(_)) => scratch(),
+        (None, None) if replay_only => scratch(),
         (None, None) => None,
     };
     if let Some(file) = &examples_file {
@@ -167,19 +188,25 @@ pub(crate) fn eval(args: &EvalArgs) -> anyhow::Result<ExitCode> {
     }
     if let (Some(table), Some(file)) = (&args.export, &examples_file) {
         lmc::evaluate::export_results(file, table)?;
-        if args.out.is_none() {
-            let _ = std::fs::remove_file(file);
+    }
+    if let (true, Some(file)) = (replay_only, &examples_file) {
+        let mut rerun = match &args.spec {
+            Some(spec) => format!("lmc eval {} --split {}", spec.display(), plan.split),
+            None => "lmc eval ...".to_string(),
+        };
+        for (flag, value) in [("--lm", &args.lm.lm), ("--base-url", &args.lm.base_url)] {
+            if let Some(value) = value {
+                rerun.push_str(&format!(" {flag} {value}"));
+            }
+        }
+        if let Some(message) = crate::replay_misses::message(&crate::replay_misses::by_predictor(file), &rerun) {
+            crate::output::warn(&message);
         }
     }
-    if args.json {
-        print_json(&report.summary_json())?;
-    } else {
-        print_line(&report.render())?;
-        if let Some(dir) = &args.out {
-            print_line(&format!("\nwrote {}/report.json and examples.jsonl", dir.display()))?;
-        }
+    if let (None, Some(file)) = (&args.out, &examples_file) {
+        let _ = std::fs::remove_file(file);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(report)
 }
 
 fn progress_bar(total: u64, quiet: bool) -> Option<ProgressBar> {

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
-use lmc::{AdapterKind, ChainOfThought, Example, ModuleKind, Predict, Program, Signature};
+use lmc::{AdapterKind, ChainOfThought, Example, Module, ModuleKind, Predict, Program, Signature};
 use serde_json::{json, Value};
 
 use crate::cli::{AdapterArg, ModuleArg, ParseArgs, PredictorArgs, ProgramArgs, PromptArgs, PromptFormat};
@@ -19,6 +19,16 @@ fn build_predictor(args: &PredictorArgs) -> anyhow::Result<Predict> {
     let (mut signature, mut kind, mut adapter) = match (&args.source.signature, &args.source.program) {
         (Some(sig), _) => {
             (Signature::parse(sig).context("invalid --signature")?, ModuleKind::Predict, AdapterKind::Chat)
+        }
+        (None, Some(path)) if crate::loaded::registered_name(path).is_some() => {
+            let program = crate::loaded::LoadedProgram::load(path)?;
+            let step_name = args.step.as_deref().ok_or_else(|| anyhow!("--program needs --step NAME"))?;
+            let predictor = program.predictors().into_iter().find(|p| p.name() == step_name).ok_or_else(|| {
+                let names: Vec<&str> = program.predictors().into_iter().map(|p| p.name()).collect();
+                anyhow!("{}: no predictor named `{step_name}`; predictors: {}", path.display(), names.join(", "))
+            })?;
+            // A registered program's predictor renders as it is (its module kind is its own code).
+            (predictor.signature().clone(), ModuleKind::Predict, predictor.adapter())
         }
         (None, Some(path)) => {
             let program = Program::load(path)?;
@@ -53,6 +63,7 @@ fn build_predictor(args: &PredictorArgs) -> anyhow::Result<Predict> {
         ModuleKind::ChainOfThought => {
             ChainOfThought::new(name, signature).context("cannot build a chain of thought")?.into_predict()
         }
+        ModuleKind::React => bail!("a react step has two predictors (`<step>.react`, `<step>.extract`); inspect renders predict and chain_of_thought steps"),
     };
     // Descriptions apply last, so `reasoning` can be described too.
     if !args.descriptions.is_empty() {
@@ -182,7 +193,8 @@ pub(crate) fn parse(args: &ParseArgs) -> anyhow::Result<ExitCode> {
 
 /// `lmc inspect program`.
 pub(crate) fn program(args: &ProgramArgs) -> anyhow::Result<ExitCode> {
-    let program = Program::load(&args.program)?;
+    let loaded = crate::loaded::LoadedProgram::load(&args.program)?;
+    let Some(program) = loaded.file() else { return registered_program(&loaded) };
     let mut lines = vec![format!("program {}", program.name())];
     if !program.description().is_empty() {
         lines.push(format!("  {}", program.description()));
@@ -202,6 +214,27 @@ pub(crate) fn program(args: &ProgramArgs) -> anyhow::Result<ExitCode> {
         }
     }
     lines.push(format!("outputs: {}", program.outputs().join(", ")));
+    print_line(&lines.join("\n"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lmc inspect program` of a registered Rust program: its predictors in program order.
+fn registered_program(program: &crate::loaded::LoadedProgram) -> anyhow::Result<ExitCode> {
+    let mut lines = vec![format!("program {} (registered Rust program)", program.name())];
+    if !program.description().is_empty() {
+        lines.push(format!("  {}", program.description()));
+    }
+    lines.push(format!("inputs: {}", program.inputs().join(", ")));
+    lines.push("predictors:".to_string());
+    for p in program.predictors() {
+        lines.push(format!(
+            "  {:<16} {} [{} adapter, {} demos]",
+            p.name(),
+            p.signature().field_summary(),
+            p.adapter(),
+            p.demos().len()
+        ));
+    }
     print_line(&lines.join("\n"))?;
     Ok(ExitCode::SUCCESS)
 }

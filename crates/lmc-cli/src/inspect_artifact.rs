@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use lmc::adapter::pyfmt::py_str;
 use lmc::artifact::ProgramArtifact;
-use lmc::Program;
 
 use crate::cli::InspectArtifactArgs;
 use crate::output::print_line;
@@ -15,7 +14,7 @@ const VALUE_WIDTH: usize = 240;
 pub(crate) fn artifact(args: &InspectArtifactArgs) -> anyhow::Result<ExitCode> {
     let artifact = ProgramArtifact::load(&args.artifact)?;
     if let Some(path) = &args.program {
-        let program = Program::load(path)?;
+        let program = crate::loaded::LoadedProgram::load(path)?;
         artifact.check(&program).map_err(|e| e.at(&args.artifact))?;
     }
     let mut text = render(&artifact, args.demos);

@@ -50,7 +50,8 @@ const TEST_STOP_AFTER_TRIALS: &str = "LMC_TEST_STOP_AFTER_TRIALS";
 
 /// What makes a compile the same compile (see [`CompileIdentity`]).
 pub(crate) struct Inputs<'a> {
-    pub(crate) program_file: &'a Path,
+    /// The program as written ([`crate::loaded::LoadedProgram::hash`]).
+    pub(crate) program_hash: String,
     pub(crate) program_name: &'a str,
     pub(crate) train: &'a Dataset,
     pub(crate) val: Option<&'a Dataset>,
@@ -79,7 +80,7 @@ fn data_part(data: Option<&Dataset>) -> String {
 /// settings, `--pick` (applied after the search).
 pub(crate) fn identity(args: &CompileArgs, inputs: &Inputs<'_>) -> CompileIdentity {
     let mut identity = CompileIdentity::default()
-        .with("program", file_hash(inputs.program_file))
+        .with("program", inputs.program_hash.clone())
         .with("trainset", data_part(Some(inputs.train)))
         .with("valset", data_part(inputs.val))
         .with("metric", serde_json::to_string(inputs.metric).unwrap_or_default())

@@ -4,14 +4,15 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use lmc::{Example, Program, RunCx, Sampling, TraceEntry};
+use lmc::{Example, RunCx, Sampling, TraceEntry};
 use serde_json::{json, Value};
 
 use crate::cli::RunArgs;
+use crate::loaded::LoadedProgram;
 use crate::output::{print_json, print_line};
 
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let mut program = Program::load(&args.program)?;
+    let mut program = LoadedProgram::load(&args.program)?;
     let inputs = crate::input::inputs(&args.input)?;
     let unknown: Vec<&str> =
         inputs.keys().map(String::as_str).filter(|k| !program.inputs().iter().any(|i| i == k)).collect();
@@ -26,7 +27,7 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     let model = resolved.require_model()?.to_string();
     let lm = factory.build(&model)?;
     // Steps that name their own LM get it; the rest use the run's default.
-    crate::task::install_step_lms(&mut program, &factory)?;
+    program.install_step_lms(&factory)?;
     let knn = match &args.artifact {
         Some(path) => crate::task::install_artifact(&mut program, path)?,
         None => None,

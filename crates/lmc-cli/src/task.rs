@@ -149,7 +149,7 @@ pub(crate) fn install_step_lms(program: &mut Program, factory: &LmFactory) -> an
 
 /// Installs the artifact at `path` into `program` (checked by predictor and field name) and
 /// returns its KnnFewShot state, if any.
-pub(crate) fn install_artifact(program: &mut Program, path: &Path) -> anyhow::Result<Option<KnnArtifact>> {
+pub(crate) fn install_artifact(program: &mut dyn Module, path: &Path) -> anyhow::Result<Option<KnnArtifact>> {
     let artifact = ProgramArtifact::load(path)?;
     artifact.apply(program).map_err(|e| e.at(path))?;
     Ok(artifact.knn)
@@ -157,7 +157,7 @@ pub(crate) fn install_artifact(program: &mut Program, path: &Path) -> anyhow::Re
 
 /// The program to run: `program`, wrapped to pick demos per input when the artifact says so.
 pub(crate) fn runnable(
-    program: Program,
+    program: impl Module + 'static,
     knn: Option<&KnnArtifact>,
     factory: &LmFactory,
 ) -> anyhow::Result<Arc<dyn Module>> {
@@ -176,9 +176,13 @@ pub(crate) fn runnable(
 
 /// The hex SHA-256 of a file's bytes (empty when unreadable).
 pub(crate) fn file_hash(path: &Path) -> String {
+    bytes_hash(&std::fs::read(path).unwrap_or_default())
+}
+
+/// The hex SHA-256 of `bytes`.
+pub(crate) fn bytes_hash(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes);
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(bytes);
     digest.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");
         s

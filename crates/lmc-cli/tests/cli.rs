@@ -215,6 +215,8 @@ fn help_texts() {
         &["inspect", "program", "--help"],
         &["inspect", "artifact", "--help"],
         &["compile", "--help"],
+        &["gate", "--help"],
+        &["compare", "--help"],
     ] {
         let out = lmc(args);
         assert!(out.status.success());

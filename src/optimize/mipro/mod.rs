@@ -74,7 +74,7 @@ pub enum Auto {
 }
 
 impl Auto {
-    fn n_and_val(self) -> (usize, usize) {
+    pub(crate) fn n_and_val(self) -> (usize, usize) {
         match self {
             Auto::Light => (6, 100),
             Auto::Medium => (12, 300),
