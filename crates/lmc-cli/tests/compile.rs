@@ -953,3 +953,42 @@ fn mipro_proposes_instructions_and_zero_shot_mode_adds_no_demos() {
     let plan = lmc(&dir, &["compile", SPEC, "--optimizer", "mipro", "--dry-run"]);
     assert!(plan.ok().contains("trials on 35 of 100 validation examples"), "{}", plan.stdout);
 }
+
+#[test]
+fn gepa_refines_a_bootstrapped_artifact_and_says_where_it_started() {
+    let dir = scratch("gepa");
+    let boot = dir.join("boot.json");
+    compile(&dir, &boot, &[]).ok();
+    let out = dir.join("gepa.json");
+    let extra = ["--optimizer", "gepa", "--max-metric-calls", "150", "--start-from", path(&boot)];
+    let text = compile(&dir, &out, &extra).ok().to_string();
+    assert!(text.starts_with("compiled math_qa with gepa (seed 0)"), "{text}");
+    assert!(text.contains(&format!("started from {}", boot.display())), "{text}");
+    // The program as written is the bootstrapped one: its demos are kept.
+    let artifact = read_json(&out);
+    let boot_demos = read_json(&boot)["predictors"][0]["demos"].clone();
+    assert_eq!(artifact["predictors"][0]["demos"], boot_demos);
+    assert!(artifact["provenance"]["start_from"].as_str().unwrap().contains("sha256"), "{artifact}");
+    assert_eq!(artifact["provenance"]["optimizer"], "gepa");
+    assert!(f64_at(&artifact, "/provenance/scores/compiled") >= f64_at(&artifact, "/provenance/scores/baseline"));
+    // Reflection calls are counted apart.
+    assert!(u64_at(&artifact, "/provenance/compile_cost/proposer/calls") > 0, "{artifact}");
+
+    let err = compile(&dir, &out, &["--optimizer", "gepa", "--auto", "off"]).usage_error().to_string();
+    assert!(err.contains("--max-metric-calls"), "{err}");
+}
+
+#[test]
+fn simba_and_copro_compile_on_the_simulator() {
+    let dir = scratch("simba-copro");
+    for (optimizer, extra) in
+        [("simba", &["--max-steps", "2", "--minibatch-size", "8"][..]), ("copro", &["--breadth", "3", "--depth", "2"][..])]
+    {
+        let out = dir.join(format!("{optimizer}.json"));
+        let args = [&["--optimizer", optimizer][..], extra].concat();
+        let text = compile(&dir, &out, &args).ok().to_string();
+        assert!(text.starts_with(&format!("compiled math_qa with {optimizer} (seed 0)")), "{text}");
+        assert!(table_score(&text, "compiled") >= table_score(&text, "program as written"), "{text}");
+        assert_eq!(read_json(&out)["provenance"]["optimizer"], optimizer);
+    }
+}
