@@ -85,10 +85,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::adapter::AdapterKind;
 use crate::data::{Example, Fields, Prediction};
-use crate::module::{wrap_step, ChainOfThought, Module, Predict, RunCx, RunError, WrapperSpec};
-use crate::signature::{Signature, SignatureError};
 use crate::module::tools::{builtin_tools, ToolSpec};
 use crate::module::ReAct;
+use crate::module::{wrap_step, ChainOfThought, Module, Predict, RunCx, RunError, WrapperSpec};
+use crate::signature::{Signature, SignatureError};
 
 /// The module kinds a program step can use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -157,7 +157,9 @@ impl FromStr for ModuleKind {
             "predict" => Ok(ModuleKind::Predict),
             "chain_of_thought" | "cot" => Ok(ModuleKind::ChainOfThought),
             "react" => Ok(ModuleKind::React),
-            other => Err(format!("unknown module `{other}`; expected `predict`, `chain_of_thought` (`cot`) or `react`")),
+            other => {
+                Err(format!("unknown module `{other}`; expected `predict`, `chain_of_thought` (`cot`) or `react`"))
+            }
         }
     }
 }

@@ -112,13 +112,13 @@ fn the_second_round_proposes_from_the_attempts_in_ascending_order_of_score() {
     let first = user(&history[0]);
     let expected = [
         "Instruction #1: Instruction v2",
-        "Resulting Score #1: 0",
+        "Resulting Score #1: 0.0",
         "Instruction #2: Instruction v0",
-        "Resulting Score #2: 0.25",
+        "Resulting Score #2: 25.0",
         "Instruction #3: Answer the question.",
-        "Resulting Score #3: 0.5",
+        "Resulting Score #3: 50.0",
         "Instruction #4: Instruction v1",
-        "Resulting Score #4: 0.75",
+        "Resulting Score #4: 75.0",
     ];
     let positions: Vec<usize> =
         expected.iter().map(|line| first.find(line).unwrap_or_else(|| panic!("{line} missing in {first}"))).collect();
@@ -127,7 +127,7 @@ fn the_second_round_proposes_from_the_attempts_in_ascending_order_of_score() {
     assert!(system(&history[0]).contains("arranged in increasing order"));
     // The third round's history holds the best `breadth` attempts, the refined one last.
     let last = user(history.last().unwrap());
-    assert!(last.contains("Instruction #4: Refined v4\", \"Resulting Score #4: 1\""), "{last}");
+    assert!(last.contains("Instruction #4: Refined v4\", \"Resulting Score #4: 100.0\""), "{last}");
     assert!(!last.contains("Instruction v2"), "only the best 4 attempts are shown: {last}");
 }
 

@@ -7,9 +7,12 @@ use std::sync::Arc;
 
 use lmc::evaluate::{Evaluate, Outcome};
 use lmc::gate::baseline::{Baseline, BaselineError, ExampleScore, FORMAT_VERSION};
-use lmc::gate::checks::{exit_code, judge, Status, Verdict};
+use lmc::gate::checks::{bless_refusal, exit_code, judge, Status, Verdict};
 use lmc::gate::compare::compare;
-use lmc::gate::stats::{mcnemar_exact, min_detectable_regression, normal_quantile, paired_bootstrap};
+use lmc::gate::stats::{
+    clopper_pearson_lower, exact_paired_upper, mcnemar_exact, min_detectable_regression, normal_quantile,
+    paired_bootstrap, paired_delta, t_quantile, UpperMethod,
+};
 use lmc::gate::{json, junit, markdown};
 use lmc::metric::{ExactMatch, Metric};
 use lmc::spec::{SpecGate, TaskSpec};
@@ -258,6 +261,54 @@ fn every_check_passes_on_a_good_run() {
 }
 
 #[test]
+fn t_and_clopper_pearson_match_scipy() {
+    // scipy.stats.t.ppf(p, df) and scipy.stats.beta.ppf(1 - c, k, m - k + 1).
+    for (p, df, want) in [
+        (0.95, 3.0, 2.353_363_434_801_823),
+        (0.95, 5.0, 2.015_048_373_333_023),
+        (0.99, 10.0, 2.763_769_458_112_696),
+        (0.95, 30.0, 1.697_260_886_593_957),
+        (0.975, 4.0, 2.776_445_105_197_793),
+        (0.9, 3.0, 1.637_744_353_696_209),
+    ] {
+        let got = t_quantile(p, df);
+        assert!((got - want).abs() / want < 2e-3, "t({p}, {df}) = {got}, scipy {want}");
+    }
+    assert!((t_quantile(0.95, 1.0) - 6.313_751_514_675_04).abs() < 1e-9);
+    assert!((t_quantile(0.95, 2.0) - 2.919_985_580_353_72).abs() < 1e-9);
+    for (k, m, want) in
+        [(3, 3, 0.368_403_149_864_038_7), (38, 38, 0.924_192_348_317_035_5), (7, 10, 0.393_375_783_894_587_6)]
+    {
+        assert!((clopper_pearson_lower(k, m, 0.95) - want).abs() < 1e-9, "{k}/{m}");
+    }
+    assert_eq!(clopper_pearson_lower(0, 10, 0.95), 0.0);
+}
+
+#[test]
+fn small_samples_are_not_called_confident_regressions() {
+    // 3 of 20 pairs regressed: the percentile bootstrap alone would call it a confident drop
+    // beyond 0.02, but a sign test cannot tell it from chance (one-sided p = 0.125).
+    let baseline = vec![1.0; 20];
+    let mut current = baseline.clone();
+    current[..3].fill(0.0);
+    assert!(paired_bootstrap(&baseline, &current, 0.95, 0).upper < -0.02);
+    let d = paired_delta(&baseline, &current, 0.95, 0);
+    assert_eq!(d.upper_method, UpperMethod::Exact);
+    assert!(d.upper > 0.0, "{d:?}");
+    let g = SpecGate { min_examples: None, ..gate() };
+    let v = judge("t", &g, &run(&current), Some(&run(&baseline)));
+    assert_eq!(status_of(&v, "max_regression"), Status::Passed);
+    // One regressed pair of one: nothing can be concluded.
+    assert!(exact_paired_upper(1, 0, 1, 0.95) > 0.0);
+    // Continuous scores: Student's t when it is more cautious than the bootstrap.
+    let before = [0.9, 0.8, 0.95];
+    let after = [0.6, 0.7, 0.9];
+    let d = paired_delta(&before, &after, 0.95, 0);
+    assert_eq!(d.upper_method, UpperMethod::StudentT);
+    assert!(d.upper > -0.02, "three pairs are too few for a confident drop: {d:?}");
+}
+
+#[test]
 fn each_threshold_fails_with_exit_1() {
     let baseline = run(&binary(80));
     // min_score
@@ -338,6 +389,36 @@ fn runs_that_cannot_be_judged_exit_2() {
     assert_eq!(exit_code(&[passed.clone(), failed.clone()]), 1);
     assert_eq!(exit_code(&[passed.clone(), failed, v]), 2);
     assert_eq!(exit_code(&[passed]), 0);
+}
+
+#[test]
+fn runs_the_gate_cannot_judge_are_never_blessed() {
+    // DESIGN.md §4: too few scored examples is as broken as an aborted run.
+    let few = bless_refusal(&gate(), &run(&[1.0; 10])).unwrap();
+    assert!(few.contains("fewer than 50"), "{few}");
+    assert!(bless_refusal(&SpecGate::default(), &run(&[])).unwrap().contains("no example was scored"));
+    let mut aborted = run(&binary(80));
+    aborted.summary.stopped = Some("max_errors".into());
+    assert!(bless_refusal(&gate(), &aborted).unwrap().contains("stopped early"));
+    let mut missed = run(&binary(80));
+    missed.summary.replay_misses.insert("solve".into(), 1);
+    assert!(bless_refusal(&gate(), &missed).unwrap().contains("replay-only"));
+    // A complete run is blessed whatever its score: the baseline records, it does not judge.
+    assert_eq!(bless_refusal(&gate(), &run(&binary(10))), None);
+}
+
+#[test]
+fn one_pair_claims_no_detectable_regression() {
+    // One pair has no spread: its sd of 0 must not claim that every drop is detectable.
+    let c = compare(&run(&[1.0]), &run(&[1.0]), 0.95, 0);
+    assert_eq!(c.min_detectable_regression, None);
+    let two = compare(&run(&[1.0, 0.0]), &run(&[1.0, 0.0]), 0.95, 0);
+    assert!(two.min_detectable_regression.unwrap() > 0.5, "{two:?}");
+    let mut lone = gate();
+    lone.min_examples = None;
+    let v = judge("t", &lone, &run(&[1.0]), Some(&run(&[1.0])));
+    let check = v.checks.iter().find(|c| c.name == "max_regression").unwrap();
+    assert!(check.message.contains("too few to detect a drop"), "{}", check.message);
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

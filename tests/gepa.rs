@@ -456,3 +456,68 @@ fn a_stopped_compile_resumes_to_the_same_artifact_without_repeating_requests() {
     assert_eq!(repeated, 0, "requests answered before the stop were sent again");
     let _ = (std::fs::remove_dir_all(&whole), std::fs::remove_dir_all(&dir));
 }
+
+#[test]
+fn a_budget_too_small_for_the_seed_stops_cleanly_with_the_program_as_written() {
+    let lm = scripted(|_, _| "Answer better.".to_string());
+    let cx = cx_for(one_predictor(), lm, exact(), 6).with_budget(Budget { max_calls: Some(2), ..Budget::unlimited() });
+    let gepa = Gepa { max_metric_calls: Some(1000), use_merge: false, ..Gepa::default() };
+    let outcome = block_on(optimize::compile(&cx, &gepa, "qa", Default::default())).unwrap();
+    assert!(outcome.stopped.is_some());
+    assert!(outcome.leaderboard.is_empty());
+}
+
+/// A program with no predictor: it echoes its inputs.
+struct Echo;
+
+impl Module for Echo {
+    fn forward<'a>(
+        &'a self,
+        _: &'a RunCx,
+        inputs: &'a Example,
+    ) -> BoxFuture<'a, Result<lmc::Prediction, lmc::RunError>> {
+        Box::pin(std::future::ready(Ok(lmc::Prediction::new(inputs.fields().clone()))))
+    }
+
+    fn predictors(&self) -> Vec<&Predict> {
+        Vec::new()
+    }
+
+    fn predictors_mut(&mut self) -> Vec<&mut Predict> {
+        Vec::new()
+    }
+}
+
+#[test]
+fn a_program_without_predictors_is_scored_once_and_returned_as_written() {
+    let lm = scripted(|_, _| "Answer better.".to_string());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let cx = trials(cx_for(Arc::new(Echo), lm, exact(), 6), events.clone());
+    let gepa = Gepa { max_metric_calls: Some(30), use_merge: false, ..Gepa::default() };
+    let outcome = block_on(optimize::compile(&cx, &gepa, "echo", Default::default())).unwrap();
+    assert_eq!(outcome.stopped, None);
+    assert_eq!(outcome.leaderboard.len(), 1);
+    assert!(events.lock().unwrap().is_empty(), "no iteration without a predictor to evolve");
+}
+
+#[test]
+fn max_full_evals_without_a_valset_counts_the_trainset_once_as_dspy() {
+    // Odd questions only: the program as written gets none right, a reflected child all.
+    // 6 seed + 3 parent + 3 child + 6 admission = 18 after one iteration: past DSPy's budget
+    // of 2 × 6 = 12, short of 2 × (6 + 6) = 24.
+    let odd: Vec<Example> = (0..6)
+        .map(|i| {
+            let n = 2 * i + 1;
+            Example::new().with("q", format!("Q{n:02}")).with("a", format!("A{n:02}")).with_inputs(["q"])
+        })
+        .collect();
+    let lm = scripted(|_, _| "Answer better.".to_string());
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let cx = CompileCx::new(one_predictor(), exact(), Dataset::from_examples("train", odd))
+        .with_run_cx(RunCx::new().with_lm(lm));
+    let cx = trials(cx, events.clone());
+    let gepa = Gepa { max_full_evals: Some(2), auto: None, use_merge: false, ..Gepa::default() };
+    let outcome = block_on(optimize::compile(&cx, &gepa, "qa", Default::default())).unwrap();
+    assert_eq!(outcome.leaderboard.len(), 2, "the child was accepted");
+    assert_eq!(events.lock().unwrap().len(), 1);
+}

@@ -97,6 +97,33 @@ async fn a_tool_error_a_panic_and_an_unknown_tool_are_errors_not_crashes() {
     assert_eq!(unknown.to_string(), "no tool named `search`; the tools are: divide, boom");
 }
 
+/// A tool that panics while building its future, before anything is polled.
+struct EagerPanic(Value);
+
+impl Tool for EagerPanic {
+    fn name(&self) -> &str {
+        "eager"
+    }
+    fn description(&self) -> &str {
+        "Panics before its future exists."
+    }
+    fn args_schema(&self) -> &Value {
+        &self.0
+    }
+    fn call<'a>(&'a self, args: Value) -> futures::future::BoxFuture<'a, Result<String, ToolError>> {
+        let q = args["q"].as_str().expect("q is a string").to_string();
+        Box::pin(async move { Ok(q) })
+    }
+}
+
+#[tokio::test]
+async fn a_panic_while_building_the_call_is_an_error_not_a_crash() {
+    let tools = toolbox(vec![Arc::new(EagerPanic(json!({"type": "object", "properties": {"q": {}}})))]);
+    assert_eq!(tools.call("eager", &json!({"q": "hi"})).await.unwrap(), "hi");
+    let error = tools.call("eager", &json!({"q": 3})).await.unwrap_err();
+    assert_eq!(error, ToolError::Panicked("q is a string".into()));
+}
+
 #[tokio::test]
 async fn a_slow_tool_times_out() {
     let slow = tool_fn("slow", "Sleeps.", |_: DivideArgs| async move {
@@ -271,6 +298,20 @@ async fn sql_interrupts_a_query_that_runs_too_long() {
     let error = query(&sql, endless).await.unwrap_err().to_string();
     assert!(error.contains("took longer than 100 ms"), "{error}");
     assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn sql_refuses_huge_values_instead_of_allocating_them() {
+    // SQLite's default allows 1 GB per value, built in one uninterruptible step.
+    let sql = Sql::open(pets_db("huge")).unwrap();
+    let started = std::time::Instant::now();
+    let error = query(&sql, "SELECT length(randomblob(200000000)) AS n").await.unwrap_err().to_string();
+    assert!(error.contains("too big"), "{error}");
+    // printf gives up with NULL rather than an error.
+    let padded = query(&sql, "SELECT length(printf('%.*c', 200000000, 'x')) AS n").await;
+    assert!(!format!("{padded:?}").contains("200000000"), "{padded:?}");
+    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert_eq!(query(&sql, "SELECT length(randomblob(1000000)) AS n").await.unwrap(), "n\n1000000");
 }
 
 #[tokio::test]

@@ -152,7 +152,7 @@ pub fn judge(task: &str, gate: &SpecGate, current: &Baseline, baseline: Option<&
                 Status::CannotJudge,
                 Some(n),
                 Some(min as f64),
-                format!("only {} examples scored, fewer than {min}: too few to judge", s.n_scored),
+                format!("only {} scored, fewer than {min}: too few to judge", count(s.n_scored as usize, "example")),
             )
         });
     }
@@ -274,7 +274,7 @@ pub fn judge(task: &str, gate: &SpecGate, current: &Baseline, baseline: Option<&
                 Status::Failed,
                 Some(p95),
                 Some(max),
-                format!("p95 latency {p95:.0} ms exceeds {max:.0} ms ({} examples slower)", slow.len()),
+                format!("p95 latency {p95:.0} ms exceeds {max:.0} ms ({} slower)", count(slow.len(), "example")),
             )
             .with_examples(slow)
         });
@@ -319,23 +319,53 @@ pub fn judge(task: &str, gate: &SpecGate, current: &Baseline, baseline: Option<&
     }
 }
 
+/// Why `current` cannot be blessed as the baseline of `gate`, when it cannot: a run the gate
+/// could not judge (it stopped early, a replay-only cache missed, nothing was scored, or
+/// fewer examples were scored than `min_examples`) is broken (DESIGN.md §4), and blessing it
+/// would make every later comparison meaningless.
+///
+/// ```
+/// # use lmc::gate::baseline::{Baseline, FORMAT_VERSION};
+/// use lmc::gate::checks::bless_refusal;
+/// let empty = Baseline { format_version: FORMAT_VERSION, summary: Default::default(),
+///     provenance: Default::default(), examples: Vec::new() };
+/// assert!(bless_refusal(&Default::default(), &empty).unwrap().contains("no example was scored"));
+/// ```
+pub fn bless_refusal(gate: &SpecGate, current: &Baseline) -> Option<String> {
+    // The same checks the gate makes, without a baseline to compare with.
+    let verdict = judge("", gate, current, None);
+    let broken: Vec<&str> = verdict
+        .checks
+        .iter()
+        .filter(|c| matches!(c.name.as_str(), "run" | "min_examples") && c.status == Status::CannotJudge)
+        .map(|c| c.message.as_str())
+        .collect();
+    (!broken.is_empty()).then(|| broken.join("; "))
+}
+
 /// Fails when the drop exceeds `max` with the comparison's confidence: the one-sided upper
 /// bound of the paired difference lies below `−max`.
 fn regression_check(c: &Comparison, max: f64) -> Check {
     let pct = c.confidence * 100.0;
     let d = &c.delta;
     let mut facts = format!(
-        "Δ {:+.3} [{pct:.0}% CI {:+.3}, {:+.3}] over {} paired examples; {} regressed, {} improved",
+        "Δ {:+.3} [{pct:.0}% CI {:+.3}, {:+.3}] over {} paired; {} regressed, {} improved",
         d.mean,
         d.ci.low,
         d.ci.high,
-        c.paired,
+        count(c.paired, "example"),
         c.regressed.len(),
         c.improved.len()
     );
     if let Some(m) = &c.mcnemar {
         facts.push_str(&format!("; McNemar p = {}", super::stats::format_p(m.p_value)));
     }
+    let method = match d.upper_method {
+        super::stats::UpperMethod::Exact => "exact",
+        super::stats::UpperMethod::Bootstrap => "bootstrap",
+        super::stats::UpperMethod::StudentT => "Student's t",
+    };
+    facts.push_str(&format!("; one-sided upper bound {:+.3} ({method})", d.upper));
     let regressed: Vec<usize> = c.regressed.iter().map(|e| e.index).collect();
     if d.upper < -max {
         Check::new(
@@ -348,13 +378,24 @@ fn regression_check(c: &Comparison, max: f64) -> Check {
         .with_examples(regressed)
     } else {
         let mut message = format!("no drop beyond {max:.3} at {pct:.0}% confidence ({facts})");
-        if let Some(mdr) = c.min_detectable_regression.filter(|m| *m > max) {
-            message.push_str(&format!(
+        match c.min_detectable_regression {
+            Some(mdr) if mdr > max => message.push_str(&format!(
                 "; note: {} examples detect only drops of {mdr:.3} or more (power {:.0}%)",
                 c.paired,
                 super::stats::POWER * 100.0
-            ));
+            )),
+            Some(_) => {}
+            None => message.push_str(&format!("; note: {} paired example is too few to detect a drop", c.paired)),
         }
         Check::new("max_regression", Status::Passed, Some(d.mean), Some(max), message)
+    }
+}
+
+/// `n` and the noun, plural unless `n` is 1: `1 example`, `3 examples`.
+pub(crate) fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

@@ -62,7 +62,7 @@ pub struct Comparison {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mcnemar: Option<McNemar>,
     /// The smallest true drop these pairs detect at the confidence with power
-    /// [`stats::POWER`]; `None` without pairs.
+    /// [`stats::POWER`]; `None` with fewer than two pairs (no spread to estimate it from).
     pub min_detectable_regression: Option<f64>,
     /// Examples that scored lower now, worst first.
     pub regressed: Vec<ExampleDelta>,
@@ -129,7 +129,7 @@ pub fn compare(baseline: &Baseline, current: &Baseline, confidence: f64, seed: u
 
     let before: Vec<f64> = pairs.iter().map(|(b, _)| b.score).collect();
     let after: Vec<f64> = pairs.iter().map(|(_, c)| c.score).collect();
-    let delta = stats::paired_bootstrap(&before, &after, confidence, seed);
+    let delta = stats::paired_delta(&before, &after, confidence, seed);
     let binary = |xs: &[f64]| xs.iter().all(|x| *x == 0.0 || *x == 1.0);
     let mcnemar = (!pairs.is_empty() && binary(&before) && binary(&after)).then(|| {
         let regressed = pairs.iter().filter(|(b, c)| b.score > c.score).count() as u64;
@@ -141,7 +141,10 @@ pub fn compare(baseline: &Baseline, current: &Baseline, confidence: f64, seed: u
     if sd == 0.0 {
         sd = stats::sample_sd(&before);
     }
-    let min_detectable_regression = stats::min_detectable_regression(sd, pairs.len(), confidence, stats::POWER);
+    // One pair has no spread to estimate: its sd of 0 would claim every drop is detectable.
+    let min_detectable_regression = (pairs.len() >= 2)
+        .then(|| stats::min_detectable_regression(sd, pairs.len(), confidence, stats::POWER))
+        .flatten();
     let moved = |pred: fn(f64, f64) -> bool| -> Vec<ExampleDelta> {
         pairs
             .iter()

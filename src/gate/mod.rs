@@ -10,7 +10,7 @@
 //! | `min_examples` | – | fewer examples were scored (failures count, examples not run do not) |
 //! | `min_score` | the mean score is below it | – |
 //! | `baseline` | – | the file is missing, or its dataset, metric or split differ |
-//! | `max_regression` | the drop exceeds it with `confidence`: the one-sided paired-bootstrap upper bound of Δ is below `−max_regression` | no comparable baseline |
+//! | `max_regression` | the drop exceeds it with `confidence`: the one-sided upper bound of Δ (exact for pass/fail metrics, else the more cautious of the paired bootstrap and Student's t) is below `−max_regression` | no comparable baseline |
 //! | `max_cost_per_example_usd` | the program's cost per example (by usage, cached or not) exceeds it | a model is unpriced |
 //! | `max_p95_latency_ms` | the 95th percentile of per-example program latency (its calls' recorded latencies) exceeds it | – |
 //! | `max_error_rate` | failed runs over runs exceed it | – |

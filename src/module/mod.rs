@@ -31,7 +31,7 @@ pub use react::{ReAct, ReActError, DEFAULT_MAX_ITERS, FINISH, TRAJECTORY_FIELD};
 
 pub use best_of_n::{Attempt, BestOfN, Sampled, RETRY_TEMPERATURE};
 pub use majority::majority;
-pub use multi_chain::{MultiChainComparison, COMPLETIONS_KEY, COMPARISON_TEMPERATURE};
+pub use multi_chain::{MultiChainComparison, COMPARISON_TEMPERATURE, COMPLETIONS_KEY};
 pub use parallel::{Parallel, ParallelError};
 pub use refine::{advice_name, offer_feedback_signature, Refine, HINT_FIELD};
 pub use reward::{reward_fn, FnReward, MetricReward, Reward, REWARD_METRICS};

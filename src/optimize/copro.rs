@@ -169,8 +169,10 @@ fn set_instruction(candidate: &Candidate, predictor: &Predict, text: &str) -> Ca
 }
 
 /// A score as the history shows it: at most 4 decimals.
+/// A score as DSPy's `Evaluate` reports it to COPRO: a percentage rounded to two decimals,
+/// printed as Python prints a float (`66.67`, `50.0`).
 fn show(value: f64) -> String {
-    format!("{}", (value * 10_000.0).round() / 10_000.0)
+    format!("{:?}", (value * 10_000.0).round() / 100.0)
 }
 
 /// The history prompt's attempts: the best `breadth` (by value, earliest on a tie), worst of
@@ -467,11 +469,11 @@ mod tests {
             lines,
             [
                 "Instruction #1: a",
-                "Resulting Score #1: 0.5",
+                "Resulting Score #1: 50.0",
                 "Instruction #2: d",
-                "Resulting Score #2: 0.7",
+                "Resulting Score #2: 70.0",
                 "Instruction #3: b",
-                "Resulting Score #3: 0.9"
+                "Resulting Score #3: 90.0"
             ]
         );
     }

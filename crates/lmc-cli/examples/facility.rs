@@ -17,14 +17,14 @@ use lmc_cli::{ProgramRegistry, RegisteredProgram};
 
 /// Extract, then classify. The classifier sees the email as well as the extracted request:
 /// the request sharpens the question, the email keeps the details the summary dropped.
-pub struct FacilityTriage {
+pub(crate) struct FacilityTriage {
     extract: Predict,
     classify: Predict,
 }
 
 impl FacilityTriage {
     /// The program as written: instructions, no demos (the compiler finds those).
-    pub fn new() -> Result<Self, lmc::SignatureError> {
+    pub(crate) fn new() -> Result<Self, lmc::SignatureError> {
         let extract = Predict::new("extract", Signature::parse("email -> request")?).with_instructions(
             "Read the customer's email and state, in one sentence, what they are asking the facility team to do.",
         );
@@ -59,7 +59,7 @@ impl Module for FacilityTriage {
 }
 
 /// The programs this binary knows: `rust:facility_triage`.
-pub fn registry() -> ProgramRegistry {
+pub(crate) fn registry() -> ProgramRegistry {
     ProgramRegistry::new().with(
         RegisteredProgram::new("facility_triage", ["email"], || {
             FacilityTriage::new().expect("the signatures are valid")

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
 use lmc::gate::{checks, json, junit, markdown, Baseline, Verdict};
-use lmc::spec::TaskSpec;
+use lmc::spec::{SpecGate, TaskSpec};
 use serde_json::json;
 
 use crate::cli::{EvalArgs, GateArgs};
@@ -80,7 +80,7 @@ pub(crate) fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
         }
         let current = evaluated.with_context(|| format!("evaluating {}", path.display()))?;
         if bless {
-            blessed.push(bless_baseline(path, gate.baseline.as_deref(), &current)?);
+            blessed.push(bless_baseline(path, &gate, &current)?);
             continue;
         }
         let baseline = match &gate.baseline {
@@ -114,16 +114,14 @@ pub(crate) fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(checks::exit_code(&verdicts)))
 }
 
-/// Writes `current` as the task's baseline; a run that stopped early is no baseline.
-fn bless_baseline(spec: &Path, file: Option<&Path>, current: &Baseline) -> anyhow::Result<serde_json::Value> {
-    let Some(file) = file else {
+/// Writes `current` as the task's baseline; a run the gate could not judge (stopped early,
+/// a replay miss, too few examples scored) is no baseline.
+fn bless_baseline(spec: &Path, gate: &SpecGate, current: &Baseline) -> anyhow::Result<serde_json::Value> {
+    let Some(file) = gate.baseline.as_deref() else {
         bail!("{}: [gate] has no `baseline` file to bless; add baseline = \"../baselines/NAME.json\"", spec.display());
     };
-    if let Some(reason) = &current.summary.stopped {
-        bail!("{}: the evaluation stopped early ({reason}); a partial run cannot be blessed", spec.display());
-    }
-    if !current.summary.replay_misses.is_empty() {
-        bail!("{}: the replay-only cache missed; record the run in read-write mode before blessing it", spec.display());
+    if let Some(reason) = checks::bless_refusal(gate, current) {
+        bail!("{}: {reason}; a run the gate cannot judge cannot be blessed", spec.display());
     }
     current.write(file)?;
     Ok(json!({

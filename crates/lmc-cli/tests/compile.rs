@@ -559,17 +559,20 @@ fn usage_errors_exit_2_naming_the_problem() {
     assert!(err.contains("give a task spec (lmc compile evals/TASK.toml) or --program"), "{err}");
 
     // An unknown optimizer in the spec, reported before any LM is configured (no key is set).
-    let spec = scratch_spec(&dir, "[compile]\noptimizer = \"gepa\"\n");
+    let spec = scratch_spec(&dir, "[compile]\noptimizer = \"genetic\"\n");
     for lm in ["sim", "openai/gpt-4o-mini"] {
         let err = lmc(&dir, &["compile", path(&spec), "--lm", lm, "--out", path(&dir.join("x.json"))])
             .usage_error()
             .to_string();
         assert!(err.contains(path(&spec)), "names the spec: {err}");
-        assert!(err.contains("optimizer = \"gepa\" is not known"), "{err}");
-        assert!(err.contains("labeled, bootstrap, random-search, knn or mipro"), "names the allowed values: {err}");
+        assert!(err.contains("optimizer = \"genetic\" is not known"), "{err}");
+        assert!(
+            err.contains("labeled, bootstrap, random-search, knn, mipro, gepa, simba or copro"),
+            "names the allowed values: {err}"
+        );
     }
     // The flag can't be misspelled either.
-    let ended = lmc(&dir, &["compile", SPEC, "--lm", "sim", "--optimizer", "gepa", "--out", "x.json"]);
+    let ended = lmc(&dir, &["compile", SPEC, "--lm", "sim", "--optimizer", "genetic", "--out", "x.json"]);
     assert!(ended.usage_error().contains("random-search"), "{}", ended.stderr);
 
     // The flag form without --out, reported before the missing key.
@@ -981,9 +984,10 @@ fn gepa_refines_a_bootstrapped_artifact_and_says_where_it_started() {
 #[test]
 fn simba_and_copro_compile_on_the_simulator() {
     let dir = scratch("simba-copro");
-    for (optimizer, extra) in
-        [("simba", &["--max-steps", "2", "--minibatch-size", "8"][..]), ("copro", &["--breadth", "3", "--depth", "2"][..])]
-    {
+    for (optimizer, extra) in [
+        ("simba", &["--max-steps", "2", "--minibatch-size", "8"][..]),
+        ("copro", &["--breadth", "3", "--depth", "2"][..]),
+    ] {
         let out = dir.join(format!("{optimizer}.json"));
         let args = [&["--optimizer", optimizer][..], extra].concat();
         let text = compile(&dir, &out, &args).ok().to_string();

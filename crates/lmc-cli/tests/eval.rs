@@ -1,5 +1,5 @@
 //! `lmc eval` end to end on the shipped GSM8K task (`evals/gsm8k.toml`, its first 30 test
-//! examples): through the in-process simulator (`--lm sim`) and through `lmc sim-server` over
+//! examples, the program as written: `--no-artifact` leaves the shipped compiled artifact out): through the in-process simulator (`--lm sim`) and through `lmc sim-server` over
 //! HTTP with the same world, which must score identically, example by example; the run
 //! directory's `report.json` is snapshot-tested with timings redacted; usage errors exit 2
 //! naming the problem; `lmc inspect run` shows the failures with feedback and prompts.
@@ -220,7 +220,7 @@ fn mean_score(examples: &[Value]) -> f64 {
 fn eval_with_the_in_process_simulator_prints_a_sane_summary_and_writes_a_run_directory() {
     let dir = scratch("sim");
     let limit = LIMIT.to_string();
-    let plain = lmc(&dir, &["eval", SPEC, "--lm", "sim", "--limit", &limit, "--json"]).json("--json");
+    let plain = lmc(&dir, &["eval", SPEC, "--no-artifact", "--lm", "sim", "--limit", &limit, "--json"]).json("--json");
     check_summary(&plain, "--lm sim");
     assert_eq!(f64_at(&plain, "/cost_usd/program"), 0.0, "the simulator is free");
     assert_eq!(f64_at(&plain, "/cost_usd/spent"), 0.0);
@@ -228,9 +228,11 @@ fn eval_with_the_in_process_simulator_prints_a_sane_summary_and_writes_a_run_dir
     assert_eq!(plain["outcomes"]["ok"], LIMIT, "the simulator's replies always parse: {plain}");
 
     let out = dir.join("run");
-    let with_out =
-        lmc(&dir, &["eval", SPEC, "--lm", "sim", "--limit", &limit, "--json", "--out", out.to_str().unwrap()])
-            .json("--json --out");
+    let with_out = lmc(
+        &dir,
+        &["eval", SPEC, "--no-artifact", "--lm", "sim", "--limit", &limit, "--json", "--out", out.to_str().unwrap()],
+    )
+    .json("--json --out");
     assert_eq!(stable(&with_out), stable(&plain), "the simulator is deterministic and --out changes nothing");
 
     // report.json agrees with the summary; examples.jsonl has every example, in order.
@@ -256,7 +258,8 @@ fn eval_with_the_in_process_simulator_prints_a_sane_summary_and_writes_a_run_dir
     insta::assert_snapshot!("sim_report", redacted(report));
 
     // The readable form: the table, the simulator's disclaimer, where the files went.
-    let human = lmc(&dir, &["eval", SPEC, "--lm", "sim", "--limit", &limit, "--out", out.to_str().unwrap()]);
+    let human =
+        lmc(&dir, &["eval", SPEC, "--no-artifact", "--lm", "sim", "--limit", &limit, "--out", out.to_str().unwrap()]);
     assert_eq!(human.code, Some(0), "{}", human.stderr);
     assert!(human.stdout.starts_with("math_qa · "), "{}", human.stdout);
     assert!(human.stdout.contains(&format!("examples     {LIMIT} run of {LIMIT}: {LIMIT} ok")), "{}", human.stdout);
@@ -356,14 +359,28 @@ fn eval_through_sim_server_over_http_scores_exactly_as_the_in_process_simulator(
     assert_eq!(items, 500, "the GSM8K subset: 200 train, 100 dev, 200 test");
 
     let (sim_dir, http_dir) = (dir.join("sim"), dir.join("http"));
-    let sim =
-        lmc(&dir, &["eval", SPEC, "--lm", "sim", "--limit", &limit, "--json", "--out", sim_dir.to_str().unwrap()])
-            .json("--lm sim");
+    let sim = lmc(
+        &dir,
+        &[
+            "eval",
+            SPEC,
+            "--no-artifact",
+            "--lm",
+            "sim",
+            "--limit",
+            &limit,
+            "--json",
+            "--out",
+            sim_dir.to_str().unwrap(),
+        ],
+    )
+    .json("--lm sim");
     let http = lmc(
         &dir,
         &[
             "eval",
             SPEC,
+            "--no-artifact",
             "--lm",
             "vllm/sim",
             "--base-url",
@@ -427,6 +444,7 @@ fn eval_through_sim_server_over_http_scores_exactly_as_the_in_process_simulator(
         &[
             "eval",
             SPEC,
+            "--no-artifact",
             "--lm",
             "vllm/sim",
             "--base-url",
@@ -459,10 +477,13 @@ fn eval_usage_errors_exit_2_naming_the_problem() {
             vec!["evals/no_such_task.toml", "cannot read the spec"],
         ),
         (
-            vec!["eval", SPEC, "--lm", "sim", "--split", "validation"],
+            vec!["eval", SPEC, "--no-artifact", "--lm", "sim", "--split", "validation"],
             vec!["evals/gsm8k.toml", "unknown split `validation`"],
         ),
-        (vec!["eval", SPEC, "--lm", "sim", "--limit", "2", "--metric", "bogus"], vec!["unknown metric", "bogus"]),
+        (
+            vec!["eval", SPEC, "--no-artifact", "--lm", "sim", "--limit", "2", "--metric", "bogus"],
+            vec!["unknown metric", "bogus"],
+        ),
     ] {
         let ended = lmc(&dir, &args);
         assert_eq!(ended.code, Some(2), "`lmc {}`: {}", args.join(" "), ended.stderr);
@@ -490,7 +511,7 @@ fn inspect_run_shows_the_failures_with_feedback_and_prompts() {
     let out = dir.join("run");
     let out_str = out.to_str().unwrap();
     let limit = LIMIT.to_string();
-    let ended = lmc(&dir, &["eval", SPEC, "--lm", "sim", "--limit", &limit, "--out", out_str]);
+    let ended = lmc(&dir, &["eval", SPEC, "--no-artifact", "--lm", "sim", "--limit", &limit, "--out", out_str]);
     assert_eq!(ended.code, Some(0), "{}", ended.stderr);
     let examples = examples(&out);
     let failed: BTreeSet<u64> = examples

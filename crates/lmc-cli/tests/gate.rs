@@ -177,6 +177,12 @@ fn broken_specs_exit_2() {
     assert!(stderr(&out).contains("no [gate] table"), "{}", stderr(&out));
     let out = lmc(&dir, &["gate", "missing.toml", "--lm", "sim"]);
     assert_eq!(code(&out), 2);
+    // A run the gate could not judge (too few examples) is never blessed.
+    std::fs::write(dir.join("few.toml"), good.replace("min_examples = 50", "min_examples = 500")).unwrap();
+    let out = lmc(&dir, &["gate", "few.toml", "--lm", "sim", "--bless"]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert!(stderr(&out).contains("fewer than 500"), "{}", stderr(&out));
+    assert!(!dir.join("baselines/gsm8k.json").exists(), "nothing was blessed");
     let out = lmc(&dir, &["compare", "nothing.json", "nothing-either"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("nothing.json"), "{}", stderr(&out));

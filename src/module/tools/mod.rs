@@ -326,7 +326,10 @@ impl Toolbox {
             .find(|e| e.tool.name() == name)
             .ok_or_else(|| ToolError::Unknown { name: name.to_string(), known: self.names().join(", ") })?;
         check_args(entry, args)?;
-        let call = AssertUnwindSafe(entry.tool.call(args.clone())).catch_unwind();
+        // A tool may panic while building its future, before the future is polled.
+        let future = std::panic::catch_unwind(AssertUnwindSafe(|| entry.tool.call(args.clone())))
+            .map_err(|panic| ToolError::Panicked(panic_message(panic.as_ref())))?;
+        let call = AssertUnwindSafe(future).catch_unwind();
         let outcome = match entry.tool.timeout() {
             Some(limit) if tokio::runtime::Handle::try_current().is_ok() => {
                 tokio::time::timeout(limit, call).await.map_err(|_| ToolError::Timeout(limit))?

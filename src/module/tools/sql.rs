@@ -3,7 +3,8 @@
 //! The database is opened with `SQLITE_OPEN_READ_ONLY` on every call. A query must be one
 //! statement (SQLite's prepare tail is checked), start with `SELECT`, `WITH` or `VALUES` (so
 //! no `ATTACH`, `PRAGMA` or writes), and be read-only by `sqlite3_stmt_readonly`. It is
-//! interrupted after a time limit, and at most `max_rows` rows come back, as a small table.
+//! interrupted after a time limit, no string or blob it builds may exceed 16 MiB, and at most
+//! `max_rows` rows come back, as a small table.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -20,6 +21,11 @@ use super::{Tool, ToolError};
 
 /// The widest cell shown, in characters.
 const MAX_CELL_CHARS: usize = 200;
+
+/// The largest string or blob a query may build, in bytes. SQLite's default (1 GB) lets one
+/// `randomblob(999999999)` take a gigabyte and run past the time limit inside a single step,
+/// which the interrupt cannot stop.
+const MAX_VALUE_BYTES: i32 = 16 << 20;
 
 /// Why a database cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -221,7 +227,10 @@ impl Tool for SqlSchema {
 
 fn open_read_only(path: &Path) -> Result<Connection, String> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open the database: {e}"))
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| format!("cannot open the database: {e}"))?;
+    conn.set_limit(rusqlite::limits::Limit::SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        .map_err(|e| format!("cannot limit the database connection: {e}"))?;
+    Ok(conn)
 }
 
 /// Runs blocking work off the async workers when a Tokio runtime is running.

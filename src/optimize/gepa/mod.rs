@@ -35,13 +35,13 @@
 //!
 //! **Budget** in metric calls (a program run scored by the metric, counted as DSPy counts
 //! them: every evaluation, even one the score cache answers without an LM call):
-//! `max_metric_calls`, else `max_full_evals` × (train + val), else `auto`'s estimate (light,
-//! medium, heavy: DSPy's formula). The compile's budget (calls, tokens, dollars) applies on
-//! top and stops the search cleanly. The reflection LM (`reflection_lm`, default the
-//! program's, at temperature 1.0, each iteration a distinct rollout) is reported apart as
-//! proposer cost. Every random choice derives from the compile's seed (0 is a seed); each
-//! iteration ends with [`CompileCx::trial_done`], so run directories checkpoint it and a
-//! resumed compile replays to the same pool.
+//! `max_metric_calls`, else `max_full_evals` × (train + val; the trainset alone when there is no
+//! valset, as in DSPy), else `auto`'s estimate (light, medium, heavy: DSPy's formula). The
+//! compile's budget (calls, tokens, dollars) applies on top and stops the search cleanly. The
+//! reflection LM (`reflection_lm`, default the program's, at temperature 1.0, each iteration a
+//! distinct rollout) is reported apart as proposer cost. Every random choice derives from the
+//! compile's seed (0 is a seed); each iteration ends with [`CompileCx::trial_done`], so run
+//! directories checkpoint it and a resumed compile replays to the same pool.
 //!
 //! Not ported: DSPy's custom instruction proposers, multimodal reflection, predictor-level
 //! scores, and `add_format_failure_as_feedback` (runs whose predictor failed to parse are
@@ -277,9 +277,10 @@ impl Optimizer for Gepa {
             }
             let mut search = Search::new(self, cx);
             let stopped = search.run().await?;
-            let best = search.best();
+            // A budget too small to score the seed leaves the pool empty.
+            let candidate = search.pool.members.get(search.best()).map(|m| build(&search.own, &m.texts));
             Ok(Compiled {
-                candidate: build(&search.own, &search.pool.members[best].texts),
+                candidate: candidate.unwrap_or_else(Candidate::empty),
                 knn: None,
                 runner: None,
                 leaderboard: search.leaderboard,
@@ -358,9 +359,15 @@ impl<'a> Search<'a> {
 
     async fn run(&mut self) -> Result<Option<String>, CompileError> {
         let gepa = self.gepa;
-        let budget = gepa.metric_calls(self.names.len(), self.train.len(), self.val.len());
+        // Without a valset, DSPy's `max_full_evals` counts the trainset once (it is the valset too).
+        let full_val = if self.cx.valset().is_none() && gepa.max_full_evals.is_some() { 0 } else { self.val.len() };
+        let budget = gepa.metric_calls(self.names.len(), self.train.len(), full_val);
         if let Err(e) = self.admit(self.own.clone(), Vec::new(), "program as written".to_string()).await {
             return Ok(Some(e.to_string()));
+        }
+        if self.names.is_empty() {
+            // No predictor to evolve: the program as written is the result.
+            return Ok(None);
         }
         let mut sampler = EpochSampler::new(gepa.reflection_minibatch_size, rng(self.cx.seed(), salt::SAMPLER));
         let mut select_rng = rng(self.cx.seed(), salt::SELECT);
@@ -495,6 +502,90 @@ impl<'a> Search<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::dataset::Dataset;
+    use crate::metric::{metric_fn, Metric};
+    use crate::module::{Module, RunCx};
+    use crate::{Program, ScriptedLm};
+
+    /// `first` turns `Qn` into `mid`; `second` answers from `mid`. The answer is right for an
+    /// even n when `first` is fixed, for an odd n when `second` is, and (with `clash`) wrong
+    /// whenever both are.
+    fn merge_cx(clash: bool) -> CompileCx {
+        let program: Arc<dyn Module> = Arc::new(
+            Program::from_toml_str(
+                "name = \"two\"\n[[step]]\nname = \"first\"\nmodule = \"predict\"\nsignature = \"q -> mid\"\n\
+                 instructions = \"Copy.\"\n[[step]]\nname = \"second\"\nmodule = \"predict\"\nsignature = \"mid -> a\"\n\
+                 instructions = \"Solve.\"\n",
+            )
+            .unwrap(),
+        );
+        let lm = ScriptedLm::new().with_fn(move |request| {
+            let system = &request.messages[0].content;
+            let user = request.last_user_message().unwrap_or("");
+            let fixed = system.contains("fixed");
+            if let Some(q) = user.split("[[ ## q ## ]]\n").nth(1) {
+                let n = &q[1..3];
+                let mid = if fixed { format!("F{n}") } else { format!("X{n}") };
+                return Ok(format!("[[ ## mid ## ]]\n{mid}\n\n[[ ## completed ## ]]"));
+            }
+            let mid = user.split("[[ ## mid ## ]]\n").nth(1).unwrap_or("");
+            let n: u32 = mid[1..3].parse().unwrap();
+            let first_fixed = mid.starts_with('F');
+            let right = if clash && first_fixed && fixed {
+                false
+            } else {
+                (n % 2 == 0 && first_fixed) || (n % 2 == 1 && fixed)
+            };
+            let a = if right { format!("A{n:02}") } else { "wrong".into() };
+            Ok(format!("[[ ## a ## ]]\n{a}\n\n[[ ## completed ## ]]"))
+        });
+        let examples: Vec<Example> = (0..6)
+            .map(|i| Example::new().with("q", format!("Q{i:02}")).with("a", format!("A{i:02}")).with_inputs(["q"]))
+            .collect();
+        let metric: Arc<dyn Metric> =
+            Arc::new(metric_fn("exact", |g: &Example, p: &crate::Prediction, _: &[crate::TraceEntry]| {
+                g.get("a") == p.get("a")
+            }));
+        CompileCx::new(program, metric, Dataset::from_examples("train", examples.clone()))
+            .with_valset(Dataset::from_examples("val", examples))
+            .with_run_cx(RunCx::new().with_lm(Arc::new(lm)))
+    }
+
+    fn texts(first: &str, second: &str) -> Texts {
+        Texts::from([("first".to_string(), first.to_string()), ("second".to_string(), second.to_string())])
+    }
+
+    /// The seed, a child that fixed `first` (best on even examples) and one that fixed
+    /// `second` (best on odd ones); then the merge GEPA proposes, checked and admitted or not.
+    fn merged(clash: bool) -> (bool, Vec<f64>) {
+        let gepa = Gepa::default();
+        let cx = merge_cx(clash);
+        let mut search = Search::new(&gepa, &cx);
+        futures::executor::block_on(async {
+            search.admit(texts("Copy.", "Solve."), vec![], "seed".into()).await.unwrap();
+            search.admit(texts("Copy. fixed", "Solve."), vec![0], "a".into()).await.unwrap();
+            search.admit(texts("Copy.", "Solve. fixed"), vec![0], "b".into()).await.unwrap();
+            let mut r = rng(0, 0);
+            let m = merge::propose(&search.pool, &mut merge::MergeLog::default(), &mut r).expect("a merge");
+            assert_eq!(m.texts, texts("Copy. fixed", "Solve. fixed"));
+            let accepted = search.try_merge(m, 1, &mut r).await.unwrap();
+            (accepted, search.pool.members.iter().map(Member::mean).collect())
+        })
+    }
+
+    #[test]
+    fn a_merge_at_least_as_good_as_its_parents_joins_the_pool() {
+        let (accepted, means) = merged(false);
+        assert!(accepted);
+        assert_eq!(means, vec![0.0, 0.5, 0.5, 1.0]);
+    }
+
+    #[test]
+    fn a_merge_worse_than_its_better_parent_is_rejected() {
+        let (accepted, means) = merged(true);
+        assert!(!accepted);
+        assert_eq!(means.len(), 3);
+    }
 
     #[test]
     fn auto_budget_matches_dspy() {
