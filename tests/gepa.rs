@@ -180,11 +180,11 @@ fn examples(n: usize) -> Vec<Example> {
 }
 
 fn user(request: &LmRequest) -> &str {
-    request.messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
+    crate::support::user_text(request)
 }
 
 fn system(request: &LmRequest) -> &str {
-    request.messages.iter().find(|m| m.role == Role::System).map_or("", |m| m.content.as_str())
+    crate::support::system_text(request)
 }
 
 fn is_reflection(request: &LmRequest) -> bool {

@@ -9,7 +9,7 @@ use lmc::data::dataset::Dataset;
 use lmc::metric::{ExactMatch, Metric};
 use lmc::optimize::{self, Budget, CompileCx, CompileOutcome, Simba};
 use lmc::sim::{SimLm, SimSettings, SimWorld};
-use lmc::{Example, LmRequest, Module, Predict, Role, RunCx, ScriptedLm, Signature};
+use lmc::{Example, LmRequest, Module, Predict, RunCx, ScriptedLm, Signature};
 
 use crate::support::root;
 
@@ -17,27 +17,19 @@ const OWN_INSTRUCTION: &str = "Answer the question.";
 const ADVICE: &str = "If the question is odd, then answer carefully.";
 
 fn program() -> Arc<dyn Module> {
-    let sig = Signature::parse("question -> answer").unwrap().with_instructions(OWN_INSTRUCTION);
-    Arc::new(Predict::new("qa", sig))
+    crate::support::qa_program(OWN_INSTRUCTION)
 }
 
 fn examples(n: usize) -> Vec<Example> {
-    (0..n)
-        .map(|i| {
-            Example::new()
-                .with("question", format!("Q{i:02}"))
-                .with("answer", format!("A{i:02}"))
-                .with_inputs(["question"])
-        })
-        .collect()
+    crate::support::qa_examples(n)
 }
 
 fn user(request: &LmRequest) -> &str {
-    request.messages.iter().rev().find(|m| m.role == Role::User).map_or("", |m| m.content.as_str())
+    crate::support::user_text(request)
 }
 
 fn system(request: &LmRequest) -> &str {
-    request.messages.iter().find(|m| m.role == Role::System).map_or("", |m| m.content.as_str())
+    crate::support::system_text(request)
 }
 
 fn is_feedback(request: &LmRequest) -> bool {

@@ -35,3 +35,32 @@ pub(crate) fn parity_signature(case: &Value) -> Signature {
 pub(crate) fn parity_demos(case: &Value) -> Vec<Example> {
     case["demos"].as_array().unwrap().iter().map(|d| Example::from_json(d.clone()).unwrap()).collect()
 }
+
+/// The one-predictor question/answer program optimizer tests compile: `qa`, `question ->
+/// answer`, with `instructions`.
+pub(crate) fn qa_program(instructions: &str) -> std::sync::Arc<dyn lmc::Module> {
+    let sig = Signature::parse("question -> answer").unwrap().with_instructions(instructions);
+    std::sync::Arc::new(lmc::Predict::new("qa", sig))
+}
+
+/// `n` question/answer examples: `Qnn` → `Ann`.
+pub(crate) fn qa_examples(n: usize) -> Vec<Example> {
+    (0..n)
+        .map(|i| {
+            Example::new()
+                .with("question", format!("Q{i:02}"))
+                .with("answer", format!("A{i:02}"))
+                .with_inputs(["question"])
+        })
+        .collect()
+}
+
+/// The text of a request's last user message.
+pub(crate) fn user_text(request: &lmc::LmRequest) -> &str {
+    request.messages.iter().rev().find(|m| m.role == lmc::Role::User).map_or("", |m| m.content.as_str())
+}
+
+/// The text of a request's system message.
+pub(crate) fn system_text(request: &lmc::LmRequest) -> &str {
+    request.messages.iter().find(|m| m.role == lmc::Role::System).map_or("", |m| m.content.as_str())
+}
