@@ -15,6 +15,7 @@ use lmc::{Example, Lm, LmRequest, Module, Predict, Role, RunCx, ScriptedLm, Sign
 use serde_json::Value;
 
 use crate::support::root;
+use crate::support::{system_text as system, user_text as user};
 
 /// An LM that answers only the requests a DSPy run recorded, matched on the exact messages
 /// (as DSPy's own `DictDummyLM` does), and errors on anything else.
@@ -177,14 +178,6 @@ fn examples(n: usize) -> Vec<Example> {
     (0..n)
         .map(|i| Example::new().with("q", format!("Q{i:02}")).with("a", format!("A{i:02}")).with_inputs(["q"]))
         .collect()
-}
-
-fn user(request: &LmRequest) -> &str {
-    crate::support::user_text(request)
-}
-
-fn system(request: &LmRequest) -> &str {
-    crate::support::system_text(request)
 }
 
 fn is_reflection(request: &LmRequest) -> bool {

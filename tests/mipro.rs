@@ -3,28 +3,17 @@
 
 use std::sync::Arc;
 
+use crate::support::{qa_examples as examples, system_text as system, user_text as user};
 use futures::executor::block_on;
 use lmc::data::dataset::Dataset;
 use lmc::metric::{ExactMatch, Metric};
 use lmc::optimize::{self, Budget, CompileCx, CompileError, CompileIdentity, CompileOutcome, MiproV2, Resume, RunDir};
-use lmc::{Example, Lm, LmRequest, Module, RunCx, ScriptedLm};
+use lmc::{Lm, LmRequest, Module, RunCx, ScriptedLm};
 
 const OWN_INSTRUCTION: &str = "Answer the question.";
 
 fn program() -> Arc<dyn Module> {
     crate::support::qa_program(OWN_INSTRUCTION)
-}
-
-fn examples(n: usize) -> Vec<Example> {
-    crate::support::qa_examples(n)
-}
-
-fn user(request: &LmRequest) -> &str {
-    crate::support::user_text(request)
-}
-
-fn system(request: &LmRequest) -> &str {
-    crate::support::system_text(request)
 }
 
 fn is_proposal(request: &LmRequest) -> bool {

@@ -12,24 +12,13 @@ use lmc::sim::{SimLm, SimSettings, SimWorld};
 use lmc::{Example, LmRequest, Module, Predict, RunCx, ScriptedLm, Signature};
 
 use crate::support::root;
+use crate::support::{qa_examples as examples, system_text as system, user_text as user};
 
 const OWN_INSTRUCTION: &str = "Answer the question.";
 const ADVICE: &str = "If the question is odd, then answer carefully.";
 
 fn program() -> Arc<dyn Module> {
     crate::support::qa_program(OWN_INSTRUCTION)
-}
-
-fn examples(n: usize) -> Vec<Example> {
-    crate::support::qa_examples(n)
-}
-
-fn user(request: &LmRequest) -> &str {
-    crate::support::user_text(request)
-}
-
-fn system(request: &LmRequest) -> &str {
-    crate::support::system_text(request)
 }
 
 fn is_feedback(request: &LmRequest) -> bool {
