@@ -284,7 +284,8 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
     let mut program = LoadedProgram::load(&plan.program_path)?;
     // Before an artifact is installed: the program as written.
     let program_hash = program.hash();
-    // Starting from an artifact: its instructions and demos become the program's own.
+    // Starting from an artifact: its instructions and demos become the program's own (and
+    // part of the compile's identity, so a run directory never resumes from another start).
     let start_from = args.start_from.clone().or_else(|| plan.settings.start_from.clone());
     if let Some(path) = &start_from {
         if crate::task::install_artifact(&mut program, path)?.is_some() {
@@ -336,6 +337,7 @@ pub(crate) fn compile(args: &CompileArgs) -> anyhow::Result<ExitCode> {
         args,
         &crate::resume::Inputs {
             program_hash,
+            start_from: start_from.as_deref().map(crate::task::file_hash),
             program_name: program.name(),
             train: &train,
             val: val.as_ref(),

@@ -80,7 +80,9 @@ pub(crate) fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
         }
         let current = evaluated.with_context(|| format!("evaluating {}", path.display()))?;
         if bless {
-            blessed.push(bless_baseline(path, &gate, &current)?);
+            // Checked now, written once every spec is checked: all or nothing.
+            blessable(path, &gate, &current)?;
+            blessed.push((path.clone(), gate, current));
             continue;
         }
         let baseline = match &gate.baseline {
@@ -90,6 +92,10 @@ pub(crate) fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
         verdicts.push(checks::judge(&path.display().to_string(), &gate, &current, baseline.as_ref()));
     }
     if bless {
+        let blessed = blessed
+            .iter()
+            .map(|(path, gate, current)| bless_baseline(path, gate, current))
+            .collect::<Result<Vec<_>, _>>()?;
         if json {
             print_json(&json!({ "blessed": blessed }))?;
         } else {
@@ -114,15 +120,21 @@ pub(crate) fn gate(args: GateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(checks::exit_code(&verdicts)))
 }
 
-/// Writes `current` as the task's baseline; a run the gate could not judge (stopped early,
-/// a replay miss, too few examples scored) is no baseline.
-fn bless_baseline(spec: &Path, gate: &SpecGate, current: &Baseline) -> anyhow::Result<serde_json::Value> {
+/// Whether `current` may become the task's baseline: the spec names a baseline file, and the
+/// gate could judge the run (not stopped early, no replay miss, enough examples scored).
+fn blessable<'a>(spec: &Path, gate: &'a SpecGate, current: &Baseline) -> anyhow::Result<&'a Path> {
     let Some(file) = gate.baseline.as_deref() else {
         bail!("{}: [gate] has no `baseline` file to bless; add baseline = \"../baselines/NAME.json\"", spec.display());
     };
     if let Some(reason) = checks::bless_refusal(gate, current) {
-        bail!("{}: {reason}; a run the gate cannot judge cannot be blessed", spec.display());
+        bail!("{}: {reason}; a run the gate cannot judge cannot be blessed (no baseline was written)", spec.display());
     }
+    Ok(file)
+}
+
+/// Writes `current` as the task's baseline (after [`blessable`]).
+fn bless_baseline(spec: &Path, gate: &SpecGate, current: &Baseline) -> anyhow::Result<serde_json::Value> {
+    let file = blessable(spec, gate, current)?;
     current.write(file)?;
     Ok(json!({
         "task": spec.display().to_string(),

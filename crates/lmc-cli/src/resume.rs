@@ -52,6 +52,8 @@ const TEST_STOP_AFTER_TRIALS: &str = "LMC_TEST_STOP_AFTER_TRIALS";
 pub(crate) struct Inputs<'a> {
     /// The program as written ([`crate::loaded::LoadedProgram::hash`]).
     pub(crate) program_hash: String,
+    /// The SHA-256 of the artifact the compile starts from (`--start-from`), if any.
+    pub(crate) start_from: Option<String>,
     pub(crate) program_name: &'a str,
     pub(crate) train: &'a Dataset,
     pub(crate) val: Option<&'a Dataset>,
@@ -90,6 +92,9 @@ pub(crate) fn identity(args: &CompileArgs, inputs: &Inputs<'_>) -> CompileIdenti
         .with("seed", inputs.seed.to_string())
         .with("lm", inputs.model)
         .with("sampling", serde_json::to_string(inputs.sampling).unwrap_or_default());
+    if let Some(hash) = &inputs.start_from {
+        identity = identity.with("start_from", hash.clone());
+    }
     for (part, model) in [("teacher_lm", inputs.teacher_lm), ("judge_lm", inputs.judge_lm)] {
         if let Some(model) = model {
             identity = identity.with(part, model);

@@ -183,6 +183,11 @@ fn broken_specs_exit_2() {
     assert_eq!(code(&out), 2, "{}", stdout(&out));
     assert!(stderr(&out).contains("fewer than 500"), "{}", stderr(&out));
     assert!(!dir.join("baselines/gsm8k.json").exists(), "nothing was blessed");
+    // Blessing several specs is all or nothing: the good one is not written either.
+    let out = lmc(&dir, &["gate", "task.toml", "few.toml", "--lm", "sim", "--bless"]);
+    assert_eq!(code(&out), 2, "{}", stdout(&out));
+    assert!(stderr(&out).contains("no baseline was written"), "{}", stderr(&out));
+    assert!(!dir.join("baselines/gsm8k.json").exists(), "the first spec's baseline waited for the second");
     let out = lmc(&dir, &["compare", "nothing.json", "nothing-either"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("nothing.json"), "{}", stderr(&out));
