@@ -487,3 +487,15 @@ fn json_report_snapshot() {
     assert_eq!(value["exit_code"], 2);
     insta::assert_json_snapshot!("gate_json", value);
 }
+
+#[test]
+fn reports_escape_what_would_break_them() {
+    let mut verdicts = vec![judge("evals/t.toml", &gate(), &run(&binary(80)), None)];
+    verdicts[0].checks[0].message = "stopped: <b>bold</b> | a\r\nb \u{fffe}".into();
+    verdicts[0].checks[0].status = Status::CannotJudge;
+    let md = markdown::render(&verdicts);
+    let row = md.lines().find(|l| l.contains("stopped:")).unwrap();
+    assert!(row.contains("&lt;b>bold&lt;/b> \\| a b"), "{row}");
+    let xml = junit::render(&verdicts);
+    assert!(!xml.contains('\u{fffe}') && xml.contains("&lt;b&gt;bold"), "{xml}");
+}

@@ -102,6 +102,8 @@ fn escape(text: &str) -> String {
             '\'' => out.push_str("&apos;"),
             // XML 1.0 has no way to write other control characters.
             c if c.is_control() && !matches!(c, '\n' | '\t' | '\r') => out.push('\u{fffd}'),
+            // Nor these two noncharacters.
+            '\u{fffe}' | '\u{ffff}' => out.push('\u{fffd}'),
             c => out.push(c),
         }
     }

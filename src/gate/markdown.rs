@@ -82,5 +82,6 @@ fn figure(x: Option<f64>) -> String {
 
 /// Table cells cannot hold pipes or line breaks.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    // Pipes end a cell, line breaks end the row, and `<` would open raw HTML in GitHub's renderer.
+    text.replace('|', "\\|").replace("\r\n", " ").replace(['\n', '\r'], " ").replace('<', "&lt;")
 }
