@@ -516,6 +516,23 @@ fn sim_best_of_n_and_refine_on_gsm8k() {
     let (acc, calls) = report("best_of_n(3, regex)", sim_gsm8k(&regex));
     assert_eq!((acc, calls), (base, 1.0));
 
+    // An LM verifier (no gold): it catches most wrong answers, at one verify call per attempt.
+    let verified = |wrapper: &str, n: u32| {
+        Program::from_toml_str(&format!(
+            "{}\n[step.{wrapper}]\nn = {n}\nreward = {{ name = \"verify\" }}\n",
+            std::fs::read_to_string(crate::support::root().join("programs/math_qa.toml")).unwrap()
+        ))
+        .unwrap()
+    };
+    let (v3, v3_calls) = report("best_of_n(3, verify)", sim_gsm8k(&verified("best_of_n", 3)));
+    assert!(v3 >= base + 0.10, "a verifier lifts best of 3: {v3} vs {base}");
+    assert!(v3_calls > 2.0 && v3_calls < 6.0, "an attempt and a verify call each, early stops: {v3_calls}");
+    let (v5, _) = report("best_of_n(5, verify)", sim_gsm8k(&verified("best_of_n", 5)));
+    assert!(v5 >= v3);
+    let (r3, r3_calls) = report("refine(3, verify)", sim_gsm8k(&verified("refine", 3)));
+    assert_eq!(r3, v3, "the simulator ignores Refine's hint");
+    assert!(r3_calls > v3_calls, "Refine pays for its advice calls");
+
     // A reward that can tell right from wrong (here an oracle over the gold answers).
     let (best3, calls3) = report("best_of_n(3, oracle)", sim_gsm8k(&BestOfN::new(math_qa_step(), 3, oracle(), 1.0)));
     assert!(best3 >= base + 0.10, "best of 3 {best3} vs {base}");
@@ -528,4 +545,47 @@ fn sim_best_of_n_and_refine_on_gsm8k() {
     // BestOfN's accuracy and pays for the advice calls on top.
     assert_eq!(refine3, best3);
     assert!(refine_calls > calls3);
+}
+
+/// A verifier reward: the first attempt is judged wrong, the second right; BestOfN keeps the
+/// second, and the verify calls are in the trace as `<step>.verify` (program cost).
+#[test]
+fn a_verifier_reward_keeps_the_attempt_it_judges_correct() {
+    use lmc::module::VerifyReward;
+    let lm = Arc::new(ScriptedLm::new().with_fn(|request| {
+        let user = request.last_user_message().unwrap_or("");
+        if request.messages[0].content.contains("`correct`") {
+            let says_six = user.contains("[[ ## answer ## ]]\n6");
+            return Ok(format!(
+                "[[ ## correct ## ]]\n{}\n\n[[ ## completed ## ]]",
+                if says_six { "True" } else { "False" }
+            ));
+        }
+        Ok(reply(if request.rollout == 0 { "5" } else { "6" }))
+    }));
+    let step = qa();
+    let verify = VerifyReward::for_step("qa", step.signature(), "answer", Default::default()).unwrap();
+    let best = BestOfN::new(step, 3, verify, 1.0);
+    let cx = RunCx::new().with_lm(lm);
+    let out = block_on(best.forward(&cx, &question("2 times 3?"))).unwrap();
+    assert_eq!(out.get("answer").and_then(|v| v.as_str()), Some("6"));
+    let names: Vec<String> = cx.trace().iter().map(|t| t.predictor.clone()).collect();
+    assert_eq!(names, ["qa", "qa.verify", "qa", "qa.verify"]);
+}
+
+#[test]
+fn a_verify_reward_in_a_program_file_takes_only_a_field() {
+    let base = "name = \"p\"\n[[step]]\nname = \"solve\"\nmodule = \"cot\"\nsignature = \"question -> answer\"\n";
+    let ok = Program::from_toml_str(&format!("{base}[step.best_of_n]\nn = 2\nreward = {{ name = \"verify\" }}\n"));
+    assert!(ok.is_ok(), "{:?}", ok.err());
+    let err = Program::from_toml_str(&format!(
+        "{base}[step.best_of_n]\nn = 2\nreward = {{ name = \"verify\", pattern = 'x' }}\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("takes only `field`"), "{err}");
+    let err = Program::from_toml_str(&format!("{base}[step.refine]\nn = 2\nreward = {{ name = \"numeric\" }}\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("`verify` asks an LM instead"), "{err}");
 }

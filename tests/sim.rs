@@ -206,3 +206,30 @@ fn n_choices_are_distinct_rollouts_and_usage_is_counted() {
     assert_eq!(response.cost_usd, Some(0.0));
     assert_eq!(response.served_model.as_deref(), Some("sim/test"));
 }
+
+/// A verifier (`question, answer -> correct: bool`) on every test item, shown the gold answer
+/// and a wrong one: right about as often as `sigmoid(w_verify − difficulty)` says (about 84%
+/// on average with the defaults), the same verdict for the same request, and unrecognized
+/// requests get no verdict rule (filler).
+#[test]
+fn the_verifier_judges_answers_mostly_rightly() {
+    let lm = SimLm::new(world(SimSettings::default()));
+    let sig = Signature::parse("question, answer -> correct: bool").unwrap();
+    let verdict = |question: &str, answer: i64| {
+        let inputs = fields(serde_json::json!({"question": question, "answer": answer}));
+        let prompt = ChatAdapter.format(&sig, &[], &inputs);
+        let request = LmRequest::new(prompt.messages, Sampling::default());
+        let text = lm.respond(&request).completions[0].text.clone();
+        ChatAdapter.parse(&sig, &text).unwrap()["correct"].as_bool().unwrap()
+    };
+    let items = records("test.jsonl");
+    let mut right = 0;
+    for r in &items {
+        let q = r["question"].as_str().unwrap();
+        right += usize::from(verdict(q, gold(r)));
+        right += usize::from(!verdict(q, gold(r) + 1));
+        assert_eq!(verdict(q, gold(r)), verdict(q, gold(r)), "deterministic");
+    }
+    let accuracy = right as f64 / (2 * items.len()) as f64;
+    assert!((0.76..=0.92).contains(&accuracy), "verifier accuracy {accuracy}");
+}

@@ -19,6 +19,7 @@ mod predict;
 mod react;
 mod refine;
 mod reward;
+mod verify;
 mod wrapper_spec;
 
 pub mod tools;
@@ -35,6 +36,7 @@ pub use multi_chain::{MultiChainComparison, COMPARISON_TEMPERATURE, COMPLETIONS_
 pub use parallel::{Parallel, ParallelError};
 pub use refine::{advice_name, offer_feedback_signature, Refine, HINT_FIELD};
 pub use reward::{reward_fn, FnReward, MetricReward, Reward, REWARD_METRICS};
+pub use verify::{verify_name, VerifyReward, VERIFY_FIELD};
 pub use wrapper_spec::{wrap_step, RewardSpec, WrapError, WrapperSpec, MAX_ATTEMPTS};
 
 use futures::future::BoxFuture;

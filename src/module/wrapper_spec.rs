@@ -1,5 +1,5 @@
 //! The `[step.best_of_n]` and `[step.refine]` tables of a program file: a sampling wrapper
-//! around one step, with a registered no-gold metric as the reward.
+//! around one step, with a registered no-gold metric or an LM verifier as the reward.
 
 use std::sync::Arc;
 
@@ -22,13 +22,14 @@ pub const MAX_ATTEMPTS: u32 = 20;
 /// threshold = 1.0        # stop at the first attempt scoring this much (default 1.0)
 /// temperature = 1.0      # of the attempts after the first (default 1.0)
 /// reward = { name = "regex", field = "answer", pattern = '^-?\d+(\.\d+)?$' }
+/// # or: reward = { name = "verify" }   # an LM checks the answer (a `<step>.verify` call)
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WrapperSpec {
     /// The most attempts.
     pub n: u32,
-    /// The reward: a registered metric that needs no gold label.
+    /// The reward: a registered metric that needs no gold label, or `verify`.
     pub reward: RewardSpec,
     /// The reward that stops the run early (default 1.0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -38,11 +39,12 @@ pub struct WrapperSpec {
     pub temperature: Option<f64>,
 }
 
-/// The reward of a wrapper: one of [`REWARD_METRICS`] with its options.
+/// The reward of a wrapper: one of [`REWARD_METRICS`] with its options, or `verify` (an LM
+/// verifier, [`VerifyReward`](super::VerifyReward)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RewardSpec {
-    /// The metric: `regex`, `json_valid` or `schema_valid`.
+    /// `regex`, `json_valid`, `schema_valid` or `verify`.
     pub name: String,
     /// The output scored (default: the step's last output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -73,7 +75,13 @@ impl WrapError {
 impl WrapperSpec {
     /// Checks `n`, `threshold` and `temperature`, and builds the reward for a step with
     /// `signature` (its predictor signature).
-    fn reward(&self, table: &str, signature: &Signature) -> Result<Arc<dyn Reward>, WrapError> {
+    fn reward(
+        &self,
+        table: &str,
+        step: &str,
+        signature: &Signature,
+        adapter: AdapterKind,
+    ) -> Result<Arc<dyn Reward>, WrapError> {
         if self.n == 0 || self.n > MAX_ATTEMPTS {
             return Err(WrapError::new(format!("[step.{table}] n = {} must be between 1 and {MAX_ATTEMPTS}", self.n)));
         }
@@ -99,6 +107,14 @@ impl WrapperSpec {
                 ),
             });
         }
+        if self.reward.name.trim().eq_ignore_ascii_case("verify") {
+            if self.reward.pattern.is_some() || self.reward.schema.is_some() {
+                return Err(WrapError::new(format!("[step.{table}] reward `verify` takes only `field`")));
+            }
+            let verify = super::VerifyReward::for_step(step, signature, &field, adapter)
+                .map_err(|e| WrapError::new(format!("[step.{table}] reward `verify`: {e}")))?;
+            return Ok(Arc::new(verify));
+        }
         let mut spec = MetricSpec::new(self.reward.name.clone(), field);
         spec.pattern = self.reward.pattern.clone();
         spec.schema = self.reward.schema.clone();
@@ -106,7 +122,7 @@ impl WrapperSpec {
             let hint = if REWARD_METRICS.iter().any(|m| self.reward.name.trim().eq_ignore_ascii_case(m)) {
                 String::new()
             } else {
-                " (label-based metrics such as exact_match or numeric need gold answers, which a program does not have when it runs)".to_string()
+                " (label-based metrics such as exact_match or numeric need gold answers, which a program does not have when it runs; `verify` asks an LM instead)".to_string()
             };
             WrapError::new(format!("[step.{table}] reward: {e}{hint}"))
         })?;
@@ -130,7 +146,7 @@ pub fn wrap_step(
         (None, None) => Ok(module),
         (Some(_), Some(_)) => Err(WrapError::new("a step takes [step.best_of_n] or [step.refine], not both: keep one")),
         (Some(spec), None) => {
-            let reward = spec.reward("best_of_n", signature)?;
+            let reward = spec.reward("best_of_n", name, signature, adapter)?;
             let wrapped = BestOfN::from_parts(module, spec.n, reward, spec.threshold.unwrap_or(1.0));
             Ok(Box::new(match spec.temperature {
                 Some(t) => wrapped.with_temperature(t),
@@ -143,7 +159,7 @@ pub fn wrap_step(
                     "[step.refine] wraps `predict` and `chain_of_thought` steps, not `{kind}`; use [step.best_of_n]"
                 )));
             }
-            let reward = spec.reward("refine", signature)?;
+            let reward = spec.reward("refine", name, signature, adapter)?;
             // A chain of thought's predictor is a Predict over the signature with `reasoning`.
             let predict = Predict::new(name, signature.clone()).with_adapter(adapter);
             let wrapped = Refine::with_shared_reward(predict, spec.n, reward, spec.threshold.unwrap_or(1.0));

@@ -40,8 +40,12 @@
 //!    reflection prompt (DSPy's wording: the current instruction in triple backticks, then
 //!    examples with feedback) gets such a proposal built on the instruction it shows, in
 //!    triple backticks; the sim does not read the feedback.
-//! 6. **n > 1** choices are distinct rollouts (`rollout · 1,000,003 + i`).
-//! 7. **Usage** is counted from the text: four characters per token, plus four tokens per
+//! 6. **Verifiers.** A `bool` output named `correct` (or `is_correct`) on a request that shows
+//!    a recognized item and a proposed answer (the answer field among the inputs) is a verdict
+//!    on that answer, right with probability `sigmoid(w_verify − difficulty(item))` (a draw of
+//!    the item, the answer and the rollout): verifying is easier than solving, and still fallible.
+//! 7. **n > 1** choices are distinct rollouts (`rollout · 1,000,003 + i`).
+//! 8. **Usage** is counted from the text: four characters per token, plus four tokens per
 //!    message. The sim's price is $0.
 //!
 //! # Constants
@@ -53,6 +57,7 @@
 //! | `w_reason` | 0.8 | a reasoning output |
 //! | `w_hint` | 1.2 | all hints present (scaled by the fraction present) |
 //! | `difficulty_sd` | 1.0 | spread of item difficulty |
+//! | `w_verify` | 2.0 | a verifier's logit of judging rightly (about 84% on average) |
 //! | `seed` | 0 | every draw but difficulty |
 //!
 //! With the defaults, accuracy over the shipped GSM8K test subset (200 items) is 53% zero-shot,

@@ -135,6 +135,35 @@ fn proposal(world: &SimWorld, read: &ReadRequest, draw_key: &[u8]) -> String {
     parts.join(" ")
 }
 
+/// A verifier's verdict: for a `bool` output named `correct` (or `is_correct`) on a request
+/// that shows a recognized item and a proposed answer (the world's answer field among the
+/// inputs), whether that answer is right, judged rightly with probability
+/// `sigmoid(w_verify − difficulty)` (a draw of the item, the answer and the rollout).
+fn verification(
+    world: &SimWorld,
+    read: &ReadRequest,
+    field: &super::read::ListedField,
+    item_index: Option<usize>,
+    rollout: u64,
+) -> Option<bool> {
+    let s = world.settings();
+    if !(field.name == "correct" || field.name == "is_correct") || field.type_name != "bool" {
+        return None;
+    }
+    let item = &world.items()[item_index?];
+    let (_, proposed) = read.inputs.iter().find(|(k, _)| *k == s.answer_field)?;
+    let right = world.is_correct(item, proposed);
+    let p = rng::sigmoid(s.w_verify - item.difficulty);
+    let u = rng::uniform(&[
+        b"verify",
+        &s.seed.to_le_bytes(),
+        &item.id.to_le_bytes(),
+        proposed.trim().as_bytes(),
+        &rollout.to_le_bytes(),
+    ]);
+    Some(if u < p { right } else { !right })
+}
+
 /// The reply text for one rollout.
 pub(crate) fn reply(world: &SimWorld, read: &ReadRequest, rollout: u64, request_key: u64) -> String {
     let s = world.settings();
@@ -170,6 +199,8 @@ pub(crate) fn reply(world: &SimWorld, read: &ReadRequest, rollout: u64, request_
                 },
                 None => filler(field, &topic),
             }
+        } else if let Some(verdict) = verification(world, read, field, item_index, rollout) {
+            Value::Bool(verdict)
         } else if field.name == "reasoning" || field.name == "rationale" {
             let conclusion = answer.as_deref().map(|a| format!(" That gives {a}.")).unwrap_or_default();
             Value::String(format!("Let's think step by step about {topic}.{conclusion}"))

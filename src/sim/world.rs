@@ -40,6 +40,8 @@ pub struct SimSettings {
     pub w_hint: f64,
     /// Standard deviation of the per-item difficulty.
     pub difficulty_sd: f64,
+    /// A verifier's logit of judging an answer rightly (before the item's difficulty).
+    pub w_verify: f64,
 }
 
 impl Default for SimSettings {
@@ -57,6 +59,7 @@ impl Default for SimSettings {
             w_reason: 0.8,
             w_hint: 1.2,
             difficulty_sd: 1.0,
+            w_verify: 2.0,
         }
     }
 }
