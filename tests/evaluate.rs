@@ -1,9 +1,10 @@
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use lmc::evaluate::{Evaluate, ExampleResult, Outcome};
 use lmc::metric::{ExactMatch, Metric};
-use lmc::{Example, Lm, LmError, LmIdentity, LmRequest, LmResponse, Predict, RunCx, ScriptedLm, Signature};
+use lmc::{Example, LmError, Predict, RunCx, ScriptedLm, Signature};
+
+use crate::support::Priced;
 
 fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
     futures::executor::block_on(f)
@@ -145,27 +146,10 @@ fn max_errors_stops_early_and_keeps_the_partial_results() {
     assert_eq!(total, 20, "every example is accounted for");
 }
 
-/// ScriptedLm's replies with a price: one cent per call.
-#[derive(Debug)]
-struct Priced(Arc<ScriptedLm>);
-
-impl Lm for Priced {
-    fn identity(&self) -> LmIdentity {
-        self.0.identity()
-    }
-
-    fn complete<'a>(&'a self, request: &'a LmRequest) -> BoxFuture<'a, Result<LmResponse, LmError>> {
-        Box::pin(async move {
-            let mut response = self.0.complete(request).await?;
-            response.cost_usd = Some(0.01);
-            Ok(response)
-        })
-    }
-}
-
 #[test]
 fn the_spend_cap_stops_cleanly_and_says_so() {
-    let lm = Arc::new(Priced(Arc::new(ScriptedLm::new().with_default("[[ ## answer ## ]]\na0"))));
+    let lm = // One cent per call.
+    Arc::new(Priced::new(Arc::new(ScriptedLm::new().with_default("[[ ## answer ## ]]\na0")), |_| 0.01));
     let report = block_on(
         Evaluate::new(program(), metric())
             .with_cx(RunCx::new().with_lm(lm))

@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
 use lmc::artifact::ArtifactProvenance;
 use lmc::data::dataset::Dataset;
 use lmc::metric::{ExactMatch, Metric};
@@ -11,7 +10,9 @@ use lmc::optimize::{
     self, pareto_front, CompileCx, CompileOutcome, KnnFewShot, LabeledFewShot, LeaderboardEntry, Objective, Optimizer,
     PickError, RandomSearch, AS_WRITTEN,
 };
-use lmc::{Example, Lm, LmError, LmIdentity, LmRequest, LmResponse, Module, Predict, RunCx, ScriptedLm, Signature};
+use lmc::{Example, Lm, LmError, LmRequest, Module, Predict, RunCx, ScriptedLm, Signature};
+
+use crate::support::Priced;
 
 fn entry(score: f64, cost: Option<f64>) -> LeaderboardEntry {
     LeaderboardEntry {
@@ -125,22 +126,8 @@ fn reply(request: &LmRequest) -> Result<String, LmError> {
 
 /// The scripted model at $1 per million input tokens and $2 per million output tokens: a
 /// prompt with demos costs more.
-#[derive(Debug)]
-struct Priced(Arc<ScriptedLm>);
-
-impl Lm for Priced {
-    fn identity(&self) -> LmIdentity {
-        self.0.identity()
-    }
-
-    fn complete<'a>(&'a self, request: &'a LmRequest) -> BoxFuture<'a, Result<LmResponse, LmError>> {
-        Box::pin(async move {
-            let mut response = self.0.complete(request).await?;
-            let usage = &response.usage;
-            response.cost_usd = Some((usage.input_tokens as f64 + 2.0 * usage.output_tokens as f64) / 1e6);
-            Ok(response)
-        })
-    }
+fn per_million_tokens(usage: &lmc::lm::Usage) -> f64 {
+    (usage.input_tokens as f64 + 2.0 * usage.output_tokens as f64) / 1e6
 }
 
 fn program() -> Arc<dyn Module> {
@@ -149,7 +136,7 @@ fn program() -> Arc<dyn Module> {
 
 fn cx(priced: bool, objective: Objective) -> CompileCx {
     let scripted = Arc::new(ScriptedLm::new().with_fn(reply));
-    let lm: Arc<dyn Lm> = if priced { Arc::new(Priced(scripted)) } else { scripted };
+    let lm: Arc<dyn Lm> = if priced { Arc::new(Priced::new(scripted, per_million_tokens)) } else { scripted };
     let metric: Arc<dyn Metric> = Arc::new(ExactMatch::new("answer"));
     CompileCx::new(program(), metric, Dataset::from_examples("train.jsonl", train(12)))
         .with_valset(Dataset::from_examples("val.jsonl", train(20)[12..].to_vec()))

@@ -8,12 +8,13 @@ use lmc::module::{
     majority, reward_fn, BestOfN, MultiChainComparison, Parallel, ParallelError, Refine, Reward, HINT_FIELD,
 };
 use lmc::{
-    ChainOfThought, Example, Lm, LmError, LmIdentity, LmRequest, LmResponse, Module, Predict, Prediction, Program,
-    RunCx, RunError, Sampling, ScriptedLm, Signature, TraceEntry,
+    ChainOfThought, Example, Lm, LmRequest, Module, Predict, Prediction, Program, RunCx, RunError, Sampling,
+    ScriptedLm, Signature, TraceEntry,
 };
 use serde_json::json;
 
 use crate::support::fields;
+use crate::support::Priced;
 
 fn qa() -> Predict {
     Predict::new("qa", Signature::parse("question -> answer").unwrap())
@@ -145,27 +146,9 @@ fn attempts_are_distinct_rollouts_that_a_cache_never_collapses() {
     assert_eq!(scripted.requests().len(), 6);
 }
 
-/// A scripted LM whose every reply costs a tenth of a cent.
-#[derive(Debug)]
-struct Priced(ScriptedLm);
-
-impl Lm for Priced {
-    fn identity(&self) -> LmIdentity {
-        self.0.identity()
-    }
-
-    fn complete<'a>(&'a self, request: &'a LmRequest) -> BoxFuture<'a, Result<LmResponse, LmError>> {
-        Box::pin(async move {
-            let mut response = self.0.complete(request).await?;
-            response.cost_usd = Some(0.001);
-            Ok(response)
-        })
-    }
-}
-
 #[test]
 fn n_attempts_cost_n_times_one_attempt() {
-    let lm: Arc<dyn Lm> = Arc::new(Priced(ScriptedLm::new().with_default(reply("same"))));
+    let lm: Arc<dyn Lm> = Arc::new(Priced::new(Arc::new(ScriptedLm::new().with_default(reply("same"))), |_| 0.001));
     let once = RunCx::new().with_lm(lm.clone());
     block_on(qa().forward(&once, &question("q"))).unwrap();
     let one = once.totals();

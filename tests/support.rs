@@ -64,3 +64,40 @@ pub(crate) fn user_text(request: &lmc::LmRequest) -> &str {
 pub(crate) fn system_text(request: &lmc::LmRequest) -> &str {
     request.messages.iter().find(|m| m.role == lmc::Role::System).map_or("", |m| m.content.as_str())
 }
+
+/// A scripted LM whose replies cost what `price` says for their usage (ScriptedLm's replies
+/// have no price of their own).
+pub(crate) struct Priced {
+    lm: std::sync::Arc<lmc::ScriptedLm>,
+    price: fn(&lmc::lm::Usage) -> f64,
+}
+
+impl Priced {
+    /// `lm`, each reply priced by `price`.
+    pub(crate) fn new(lm: std::sync::Arc<lmc::ScriptedLm>, price: fn(&lmc::lm::Usage) -> f64) -> Self {
+        Priced { lm, price }
+    }
+}
+
+impl std::fmt::Debug for Priced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Priced").field(&self.lm).finish()
+    }
+}
+
+impl lmc::Lm for Priced {
+    fn identity(&self) -> lmc::LmIdentity {
+        self.lm.identity()
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a lmc::LmRequest,
+    ) -> futures::future::BoxFuture<'a, Result<lmc::LmResponse, lmc::LmError>> {
+        Box::pin(async move {
+            let mut response = self.lm.complete(request).await?;
+            response.cost_usd = Some((self.price)(&response.usage));
+            Ok(response)
+        })
+    }
+}
