@@ -300,8 +300,9 @@ struct Search<'a> {
     outputs: Vec<Vec<String>>,
     /// The program's own instructions.
     own: Texts,
-    train: Vec<Example>,
-    val: Vec<Example>,
+    /// The compile's data, borrowed.
+    train: &'a [Example],
+    val: &'a [Example],
     pool: Pool,
     /// Mean cost per example of each member on the valset.
     costs: Vec<Option<f64>>,
@@ -324,8 +325,8 @@ impl<'a> Search<'a> {
             names,
             outputs,
             own,
-            train: cx.trainset().examples().to_vec(),
-            val: cx.scoring_set().examples().to_vec(),
+            train: cx.trainset().examples(),
+            val: cx.scoring_set().examples(),
             pool: Pool::default(),
             costs: Vec::new(),
             leaderboard: Vec::new(),
@@ -348,8 +349,7 @@ impl<'a> Search<'a> {
 
     /// Scores `texts` on the valset and adds it to the pool.
     async fn admit(&mut self, texts: Texts, parents: Vec<usize>, label: String) -> Result<usize, Stop> {
-        let val = self.val.clone();
-        let full = self.evaluate(&texts, &val, &format!("{label}: score on the valset")).await?;
+        let full = self.evaluate(&texts, self.val, &format!("{label}: score on the valset")).await?;
         let next_predictor = parents.iter().map(|&p| self.pool.members[p].next_predictor).max().unwrap_or(0);
         let candidate = build(&self.own, &texts);
         self.leaderboard.push(LeaderboardEntry::new(label, &candidate, &full));
@@ -423,7 +423,7 @@ impl<'a> Search<'a> {
             CandidateSelection::CurrentBest => self.pool.best(),
         };
         let ids = sampler.batch(iteration - 1, self.train.len());
-        let batch = pick(&self.train, &ids);
+        let batch = pick(self.train, &ids);
         let parent_texts = self.pool.members[parent].texts.clone();
         let phase = format!("gepa iteration {iteration}");
         let before = self.evaluate(&parent_texts, &batch, &format!("{phase}: parent {parent} on a minibatch")).await?;
@@ -486,7 +486,7 @@ impl<'a> Search<'a> {
         let (i, j) = m.parents;
         let (si, sj) = (self.pool.members[i].scores.clone(), self.pool.members[j].scores.clone());
         let ids = merge::subsample(&si, &sj, MERGE_SUBSAMPLE, rng);
-        let sub = pick(&self.val, &ids);
+        let sub = pick(self.val, &ids);
         let phase = format!("gepa iteration {iteration}: merge {i} and {j}");
         let merged = self.evaluate(&m.texts, &sub, &phase).await?;
         let parents_best = ids.iter().map(|&k| si[k]).sum::<f64>().max(ids.iter().map(|&k| sj[k]).sum());
