@@ -430,8 +430,7 @@ impl<'a> Search<'a> {
         if gepa.skip_perfect_score && before.scores.iter().all(|&s| s >= gepa.perfect_score) {
             return Ok(false);
         }
-        let runs: Vec<_> =
-            self.cx.runs("", &build(&self.own, &parent_texts), &batch).into_iter().flatten().collect::<Vec<_>>();
+        let runs: Vec<_> = self.cx.runs("", &build(&self.own, &parent_texts), &batch).into_iter().flatten().collect();
         let targets: Vec<usize> = match gepa.component_selector {
             ComponentSelector::RoundRobin => {
                 let member = &mut self.pool.members[parent];
